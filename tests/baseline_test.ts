@@ -1,0 +1,67 @@
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import { createBaselineModel } from "../lib/models/baseline.ts";
+import { countParams, formatCount, summarize } from "../lib/models/summary.ts";
+
+Deno.test("the baseline CNN has the article's layers, shapes and 813,217 parameters", () => {
+  const model = createBaselineModel({ seed: 1 });
+  try {
+    assert.deepEqual(
+      model.layers.map((l) => [l.name, l.getClassName(), l.outputShape, l.countParams()]),
+      [
+        ["conv2d", "Conv2D", [null, 62, 62, 32], 896],
+        ["max_pooling2d", "MaxPooling2D", [null, 31, 31, 32], 0],
+        ["conv2d_1", "Conv2D", [null, 29, 29, 32], 9248],
+        ["max_pooling2d_1", "MaxPooling2D", [null, 14, 14, 32], 0],
+        ["flatten", "Flatten", [null, 6272], 0],
+        ["dense", "Dense", [null, 128], 802944],
+        ["dense_1", "Dense", [null, 1], 129],
+      ],
+    );
+    assert.deepEqual(countParams(model), { total: 813217, trainable: 813217, nonTrainable: 0 });
+  } finally {
+    model.dispose();
+  }
+});
+
+Deno.test("the same seed gives the same initial weights; another seed does not", () => {
+  const [a, b, c] = [1, 1, 2].map((seed) => createBaselineModel({ seed, compile: false }));
+  try {
+    const w = (m: tf.LayersModel) => Array.from(m.getWeights()[0].dataSync().slice(0, 20));
+    assert.deepEqual(w(a), w(b));
+    assert.notDeepEqual(w(a), w(c));
+  } finally {
+    [a, b, c].forEach((m) => m.dispose());
+  }
+});
+
+Deno.test("the summary prints Keras' table with the totals", () => {
+  const model = createBaselineModel({ compile: false });
+  try {
+    const text = summarize(model);
+    const lines = text.split("\n");
+    assert.equal(lines[0], 'Model: "sequential"');
+    assert.equal(
+      lines[2].trimEnd(),
+      "Layer (type)                 Output Shape              Param #",
+    );
+    assert.equal(lines[4].trimEnd(), "conv2d (Conv2D)              (None, 62, 62, 32)        896");
+    assert.ok(lines.includes("max_pooling2d_1 (MaxPooling2D(None, 14, 14, 32)        0         "));
+    assert.ok(
+      text.includes("Total params: 813,217\nTrainable params: 813,217\nNon-trainable params: 0"),
+    );
+    assert.equal(formatCount(14714688), "14,714,688");
+  } finally {
+    model.dispose();
+  }
+});
+
+Deno.test("frozen layers count as non-trainable parameters", () => {
+  const model = createBaselineModel({ compile: false });
+  try {
+    model.layers[0].trainable = false;
+    assert.deepEqual(countParams(model), { total: 813217, trainable: 812321, nonTrainable: 896 });
+  } finally {
+    model.dispose();
+  }
+});
