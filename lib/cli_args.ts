@@ -1,0 +1,111 @@
+/**
+ * Flag parsing shared by the command-line entry points (`cli/*.ts`): numbers are checked, and
+ * unknown flags and bad values become a {@linkcode UsageError} that prints the usage.
+ *
+ * @module
+ */
+import { parseArgs } from "node:util";
+
+/** Raised for a bad command line; its message ends with the usage text. */
+export class UsageError extends Error {
+  constructor(message: string, usage: string) {
+    super(`${message}\n\n${usage}`);
+    this.name = "UsageError";
+  }
+}
+
+/** A flag's definition: a string or a boolean, with an optional short alias. */
+export type FlagSpec = Record<string, { type: "string" | "boolean"; short?: string }>;
+
+/** Parsed flags and the positional arguments. */
+export interface ParsedArgs {
+  flags: Record<string, string | boolean | undefined>;
+  positionals: string[];
+}
+
+/**
+ * Parses `args` against `spec`, throwing a {@linkcode UsageError} with `usage` on any problem.
+ *
+ * @example
+ * ```ts
+ * const { flags } = parseFlags(["--epochs", "3"], { epochs: { type: "string" } }, "usage: ...");
+ * positiveInt(flags.epochs, "--epochs", "usage"); // 3
+ * ```
+ */
+export function parseFlags(args: string[], spec: FlagSpec, usage: string): ParsedArgs {
+  try {
+    const { values, positionals } = parseArgs({
+      args,
+      options: spec,
+      allowPositionals: true,
+      strict: true,
+    });
+    return { flags: values as ParsedArgs["flags"], positionals };
+  } catch (error) {
+    throw new UsageError(error instanceof Error ? error.message : String(error), usage);
+  }
+}
+
+/**
+ * Reads an optional positive integer flag.
+ *
+ * @example
+ * ```ts
+ * positiveInt("30", "--epochs", "usage"); // 30
+ * positiveInt(undefined, "--epochs", "usage"); // undefined
+ * ```
+ */
+export function positiveInt(
+  value: string | boolean | undefined,
+  name: string,
+  usage: string,
+): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (typeof value !== "string" || !Number.isInteger(n) || n < 1) {
+    throw new UsageError(`${name} takes a whole number of at least 1, got "${value}".`, usage);
+  }
+  return n;
+}
+
+/**
+ * Reads an optional integer flag (seeds may be 0).
+ *
+ * @example
+ * ```ts
+ * integer("0", "--seed", "usage"); // 0
+ * ```
+ */
+export function integer(
+  value: string | boolean | undefined,
+  name: string,
+  usage: string,
+): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (typeof value !== "string" || !Number.isInteger(n)) {
+    throw new UsageError(`${name} takes a whole number, got "${value}".`, usage);
+  }
+  return n;
+}
+
+/**
+ * Reads an optional flag restricted to `choices`.
+ *
+ * @example
+ * ```ts
+ * oneOf("features", ["features", "augmented"], "--mode", "usage"); // "features"
+ * ```
+ */
+export function oneOf<T extends string>(
+  value: string | boolean | undefined,
+  choices: readonly T[],
+  name: string,
+  usage: string,
+): T | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== "string" || !choices.includes(value as T)) {
+    throw new UsageError(`${name} takes one of ${choices.join(", ")}, got "${value}".`, usage);
+  }
+  return value as T;
+}
