@@ -1,0 +1,177 @@
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import { join } from "node:path";
+import sharp from "sharp";
+import {
+  accuracyOf,
+  collectImages,
+  confusionMatrix,
+  formatAccuracyLine,
+  formatConfusionMatrix,
+  formatPredictionTable,
+  PredictError,
+  predictImages,
+  type PredictionRow,
+} from "../lib/predict.ts";
+import { renderContactSheet } from "../lib/contact_sheet.ts";
+
+await tf.setBackend("cpu");
+tf.env().set("PROD", true);
+
+/** Writes dark "cars" and bright "planes" 16x16 PNGs. */
+async function makeTestFolder(): Promise<string> {
+  const root = await Deno.makeTempDir();
+  for (const [cls, value, n] of [["cars", 20, 3], ["planes", 230, 2]] as const) {
+    await Deno.mkdir(join(root, cls));
+    for (let i = 0; i < n; i++) {
+      await sharp({
+        create: {
+          width: 16,
+          height: 16,
+          channels: 3,
+          background: { r: value, g: value, b: value },
+        },
+      })
+        .png().toFile(join(root, cls, `${i}.png`));
+    }
+  }
+  return root;
+}
+
+/** A "model" that outputs the mean pixel value: bright images are planes. */
+function brightnessModel(): tf.LayersModel {
+  const input = tf.input({ shape: [8, 8, 3] });
+  const pooled = tf.layers.globalAveragePooling2d({}).apply(input) as tf.SymbolicTensor;
+  const out = tf.layers.dense({ units: 1, useBias: false, kernelInitializer: "ones" }).apply(
+    pooled,
+  ) as tf.SymbolicTensor;
+  const model = tf.model({ inputs: input, outputs: out });
+  model.layers[2].setWeights([tf.fill([3, 1], 1 / 3)]);
+  return model;
+}
+
+const spec = {
+  classNames: ["cars", "planes"],
+  targetSize: [8, 8] as [number, number],
+  interpolation: "nearest" as const,
+  rescale: 1 / 255,
+};
+
+Deno.test("a folder with class subfolders gives true classes, and predictions are scored", async () => {
+  const root = await makeTestFolder();
+  const list = await collectImages([root], spec.classNames);
+  assert.deepEqual(list.trueClasses, [0, 0, 0, 1, 1]);
+  assert.deepEqual(list.names, [
+    "cars/0.png",
+    "cars/1.png",
+    "cars/2.png",
+    "planes/0.png",
+    "planes/1.png",
+  ]);
+  const model = brightnessModel();
+  const rows = await predictImages(model, list, spec, { batchSize: 2 });
+  assert.equal(rows.length, 5);
+  assert.ok(Math.abs(rows[0].probability - 20 / 255) < 1e-5);
+  assert.deepEqual(rows.map((r) => r.predictedLabel), ["cars", "cars", "cars", "planes", "planes"]);
+  assert.equal(formatAccuracyLine(rows), "correctly predicted 5 out of 5 images (100%)");
+  assert.deepEqual(confusionMatrix(rows), [[3, 0], [0, 2]]);
+  model.dispose();
+  await Deno.remove(root, { recursive: true });
+});
+
+Deno.test("single files have no true class; the summary says so", async () => {
+  const root = await makeTestFolder();
+  const list = await collectImages([join(root, "planes", "0.png")], spec.classNames);
+  const model = brightnessModel();
+  const rows = await predictImages(model, list, spec);
+  assert.equal(rows[0].trueClass, null);
+  assert.equal(rows[0].correct, null);
+  assert.equal(formatAccuracyLine(rows), "predicted 1 images (true classes unknown)");
+  model.dispose();
+  await Deno.remove(root, { recursive: true });
+});
+
+Deno.test("missing paths, non-image files and empty folders are clear errors", async () => {
+  const root = await Deno.makeTempDir();
+  await Deno.writeTextFile(join(root, "notes.txt"), "x");
+  await assert.rejects(
+    collectImages([join(root, "nope")], ["a", "b"]),
+    (e) => e instanceof PredictError && /does not exist/.test(e.message),
+  );
+  await assert.rejects(
+    collectImages([join(root, "notes.txt")], ["a", "b"]),
+    /is not an image file/,
+  );
+  await assert.rejects(collectImages([root], ["a", "b"]), /holds no images/);
+  await assert.rejects(collectImages([], ["a", "b"]), /No images given/);
+  await Deno.remove(root, { recursive: true });
+});
+
+const rows: PredictionRow[] = [
+  {
+    file: "cars/a.jpg",
+    probability: 0.1,
+    predictedClass: 0,
+    predictedLabel: "cars",
+    trueClass: 0,
+    trueLabel: "cars",
+    correct: true,
+  },
+  {
+    file: "cars/b.jpg",
+    probability: 0.7,
+    predictedClass: 1,
+    predictedLabel: "planes",
+    trueClass: 0,
+    trueLabel: "cars",
+    correct: false,
+  },
+  {
+    file: "planes/c.jpg",
+    probability: 0.9,
+    predictedClass: 1,
+    predictedLabel: "planes",
+    trueClass: 1,
+    trueLabel: "planes",
+    correct: true,
+  },
+];
+
+Deno.test("the summary line, accuracy, table and confusion matrix read like the article", () => {
+  assert.equal(formatAccuracyLine(rows), "correctly predicted 2 out of 3 images (67%)");
+  assert.deepEqual(accuracyOf(rows), { correct: 2, total: 3, accuracy: 2 / 3 });
+  const table = formatPredictionTable(rows, "planes").split("\n");
+  assert.equal(table[0], "file          P(planes)  predicted  true    correct");
+  assert.equal(table[3], "cars/b.jpg    0.7000     planes     cars    NO");
+  assert.equal(
+    formatConfusionMatrix(confusionMatrix(rows), ["cars", "planes"]).split("\n")[1].replace(
+      /\s+/g,
+      " ",
+    ),
+    "cars 1 1",
+  );
+});
+
+Deno.test("the contact sheet is a PNG with one framed tile per image", async () => {
+  const root = await makeTestFolder();
+  const files = [
+    join(root, "cars", "0.png"),
+    join(root, "cars", "1.png"),
+    join(root, "planes", "0.png"),
+  ];
+  const png = await renderContactSheet(rows, files, { tileSize: 32, columns: 2, title: "Test" });
+  const meta = await sharp(png).metadata();
+  assert.equal(meta.format, "png");
+  assert.equal(meta.width, 2 * (32 + 16));
+  assert.equal(meta.height, 34 + 2 * (32 + 36 + 16));
+  // the wrong prediction (second tile) is framed red
+  const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
+  const px = (x: number, y: number) =>
+    Array.from(
+      data.subarray((y * info.width + x) * info.channels, (y * info.width + x) * info.channels + 3),
+    );
+  assert.deepEqual(px(48 + 5, 34 + 5), [0xd6, 0x27, 0x28]);
+  assert.deepEqual(px(5, 34 + 5), [0x2c, 0xa0, 0x2c]);
+  await assert.rejects(renderContactSheet(rows, files.slice(0, 2)), RangeError);
+  await Deno.remove(root, { recursive: true });
+});
