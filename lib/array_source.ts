@@ -5,6 +5,7 @@
  *
  * @module
  */
+import { createRng } from "./augment.ts";
 import type { BatchSource, LabeledBatch } from "./train.ts";
 
 /** Options for {@linkcode createArraySource}. */
@@ -45,16 +46,8 @@ export function createArraySource(
   }
   const batchSize = options.batchSize ?? 32;
   const shuffle = options.shuffle ?? true;
-  let rngState = (options.seed ?? 0) >>> 0;
-  const random = () => {
-    // mulberry32
-    rngState = (rngState + 0x6d2b79f5) >>> 0;
-    let t = rngState;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-  const order = Array.from({ length: samples }, (_, i) => i);
+  const rng = createRng(options.seed ?? 0);
+  let order = Array.from({ length: samples }, (_, i) => i);
   let position = samples; // forces a (re)shuffle before the first batch
   return {
     samples,
@@ -62,12 +55,7 @@ export function createArraySource(
     next(): Promise<LabeledBatch> {
       if (position >= samples) {
         position = 0;
-        if (shuffle) {
-          for (let i = samples - 1; i > 0; i--) {
-            const j = Math.floor(random() * (i + 1));
-            [order[i], order[j]] = [order[j], order[i]];
-          }
-        }
+        if (shuffle) order = rng.permutation(samples);
       }
       const n = Math.min(batchSize, samples - position);
       const bx = new Float32Array(n * sampleSize);
