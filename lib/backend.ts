@@ -204,5 +204,9 @@ async function probeTraining(): Promise<void> {
 
 function firstLine(error: unknown): string {
   const text = error instanceof Error ? error.message : String(error);
+  if (text.includes("tfjs_binding.node")) {
+    return "its native addon tfjs_binding.node is not built (libtensorflow could not be " +
+      "downloaded when @tensorflow/tfjs-node was installed)";
+  }
   return text.split("\n")[0].slice(0, 240);
 }

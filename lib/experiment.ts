@@ -116,6 +116,8 @@ export interface TrainSettings {
   reporter?: ProgressReporter;
   /** A custom optimiser step, e.g. the two-core data-parallel one. */
   trainStep?: (model: tf.LayersModel) => Promise<{ step: TrainStep; close(): Promise<void> }>;
+  /** Called with the model just before training starts (e.g. to print its summary). */
+  beforeFit?: (model: tf.LayersModel) => void;
 }
 
 /** A trained model and how its training went. */
@@ -142,6 +144,7 @@ export async function trainBaseline(
     inputShape: [...flows.train.imageShape] as [number, number, number],
     seed: config.seed,
   });
+  settings.beforeFit?.(model);
   return { model, fit: await fitWith(model, flows.train, flows.val, config, settings) };
 }
 
@@ -167,6 +170,9 @@ async function fitWith(
   }
 }
 
+/** Runs a model on `shape[0]` images stored flat in `xs`; resolves to the outputs, flat. */
+export type FeaturePredict = (xs: Float32Array, shape: readonly number[]) => Promise<Float32Array>;
+
 /**
  * Runs a model over every image of a generator once (one pass, in its order) and returns the
  * outputs flat with the labels: the frozen base's features for training a head on them.
@@ -179,8 +185,14 @@ async function fitWith(
 export async function extractFeatures(
   extractor: tf.LayersModel,
   iterator: DirectoryIterator,
-  predict: (xs: tf.Tensor4D) => Promise<Float32Array> = (xs) =>
-    tf.tidy(() => extractor.predict(xs) as tf.Tensor).data() as Promise<Float32Array>,
+  predict: FeaturePredict = async (xs, shape) => {
+    const out = tf.tidy(() => extractor.predict(tf.tensor(xs, [...shape])) as tf.Tensor);
+    try {
+      return (await out.data()) as Float32Array;
+    } finally {
+      out.dispose();
+    }
+  },
 ): Promise<{ features: Float32Array; labels: Float32Array; shape: number[] }> {
   const shape = extractor.outputs[0].shape.slice(1) as number[];
   const size = shape.reduce((a, b) => a * b, 1);
@@ -190,9 +202,7 @@ export async function extractFeatures(
   let filled = 0;
   for (let step = 0; step < iterator.stepsPerPass; step++) {
     const batch = await iterator.next();
-    const xs = tf.tensor4d(batch.xs, batch.shape);
-    const out = await predict(xs);
-    xs.dispose();
+    const out = await predict(batch.xs, batch.shape);
     features.set(out, filled * size);
     labels.set(batch.ys!, filled);
     filled += batch.size;
@@ -249,7 +259,7 @@ export interface TransferSettings extends TrainSettings {
   mode?: TransferMode;
   /** Run the frozen base over a batch (default: in this thread); e.g. a two-core predictor. */
   predictFeatures?: (extractor: tf.LayersModel) => Promise<{
-    predict(xs: tf.Tensor4D): Promise<Float32Array>;
+    predict: FeaturePredict;
     close(): Promise<void>;
   }>;
   /** Where progress lines go (default `console.log`). */
@@ -280,6 +290,7 @@ export async function trainTransfer(
     const head = createTransferHead(featureShape, { seed: config.seed, compile: false });
     const model = composeTransferModel(base, head);
     compileBinary(model);
+    settings.beforeFit?.(model);
     log(`Training the head end to end through the frozen ${base.name} base, with augmentation.`);
     const result = await fitWith(model, flows.train, flows.val, config, settings);
     return { model, head, fit: result, featureSeconds: 0 };
@@ -308,6 +319,7 @@ export async function trainTransfer(
   const featureSeconds = (performance.now() - started) / 1000;
   log(`Features ready in ${featureSeconds.toFixed(1)}s: ${train.shape.join("x")} per image.`);
   const head = createTransferHead(featureShape, { seed: config.seed });
+  settings.beforeFit?.(head);
   const trainSource = createArraySource(train.features, train.labels, train.shape, {
     batchSize: config.batchSize,
     seed: config.seed,
