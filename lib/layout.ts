@@ -177,8 +177,9 @@ export async function copyArticleLayout(
     if (present.length > 0) {
       throw new LayoutError(
         target,
-        `"${target}" already holds ${present.map((s) => s + "/").join(", ")}. Pass ` +
-          `{ replace: true } (or remove them) to install "${expected.root}" there.`,
+        `"${target}" already holds ${present.map((s) => s + "/").join(", ")}. Remove them, ` +
+          `or replace them (\`deno task data --force\`, or { replace: true } in code) to install ` +
+          `"${expected.root}" there.`,
       );
     }
   }

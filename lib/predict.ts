@@ -264,3 +264,32 @@ export function formatConfusionMatrix(matrix: number[][], classNames: string[]):
   );
   return [head, ...rows].join("\n");
 }
+
+/**
+ * The input preparation a saved model needs, from its metadata (written by `reproduce`), or
+ * defaults for models saved elsewhere: the model's input size, rescale 1/255, nearest resize,
+ * classes `cars` and `planes`.
+ *
+ * @example
+ * ```ts
+ * const { model, metadata } = await loadModel("outputs/models/transfer");
+ * const spec = inputSpecFromMetadata(metadata, model);
+ * ```
+ */
+export function inputSpecFromMetadata(
+  metadata: Record<string, unknown> | null | undefined,
+  model: tf.LayersModel,
+): InputSpec {
+  const m = metadata ?? {};
+  const shape = model.inputs[0].shape;
+  const fromModel: [number, number] = [shape[1] ?? 64, shape[2] ?? 64];
+  const size = Array.isArray(m.targetSize) && m.targetSize.length === 2
+    ? [Number(m.targetSize[0]), Number(m.targetSize[1])] as [number, number]
+    : fromModel;
+  return {
+    classNames: Array.isArray(m.classNames) ? m.classNames.map(String) : ["cars", "planes"],
+    targetSize: size,
+    interpolation: m.interpolation === "bilinear" ? "bilinear" : "nearest",
+    rescale: typeof m.rescale === "number" ? m.rescale : 1 / 255,
+  };
+}
