@@ -49,7 +49,8 @@ import {
 } from "./predict.ts";
 import type { ProgressReporter } from "./progress.ts";
 import { renderReport } from "./report.ts";
-import { DatasetSourceError, ensureDataset, hasDatasetLayout } from "./sources.ts";
+import { DatasetSourceError, ensureDataset } from "./sources.ts";
+import { ARTICLE_SPLITS, validateArticleLayout } from "./layout.ts";
 import { WeightsError } from "./weights/keras_h5.ts";
 
 /** Which pretrained base the transfer step uses. */
@@ -311,27 +312,32 @@ function backendLine(backend: BackendChoice, threads: number): string {
 
 async function prepareData(options: ReproduceOptions, log: (l: string) => void): Promise<string> {
   const dataDir = resolve(options.dataDir);
-  if (await hasDatasetLayout(dataDir)) return dataDir;
-  if (!options.fetchData) {
-    throw new DatasetError(
-      dataDir,
-      `No dataset at ${dataDir}: expected training_set/, val_set/ and test/ with one subfolder ` +
-        "per class. Get one with `deno task data --source DIR` (a folder in that layout), " +
-        "`--source article` (the article's images) or `--source cifar10`.",
-    );
-  }
-  log(`No dataset in ${dataDir} yet: fetching one (the article's images, else CIFAR-10).`);
-  try {
-    await ensureDataset(dataDir, { cacheDir: options.cacheDir, log });
-  } catch (error) {
-    if (error instanceof DatasetSourceError) {
-      throw new ReproduceError(
-        `${error.message}\nOffline? Put a dataset in the article's layout somewhere and run ` +
-          "`deno task data --source DIR`, or pass `--data DIR`.",
+  const present = await Promise.all(
+    ARTICLE_SPLITS.map((s) => Deno.stat(join(dataDir, s)).then(() => true, () => false)),
+  );
+  if (!present.some(Boolean)) {
+    if (!options.fetchData) {
+      throw new DatasetError(
+        dataDir,
+        `No dataset at ${dataDir}: expected training_set/, val_set/ and test/ with one ` +
+          "subfolder per class. Get one with `deno task data --source DIR` (a folder in that " +
+          "layout), `--source article` (the article's images) or `--source cifar10`.",
       );
     }
-    throw error;
+    log(`No dataset in ${dataDir} yet: fetching one (the article's images, else CIFAR-10).`);
+    try {
+      await ensureDataset(dataDir, { cacheDir: options.cacheDir, log });
+    } catch (error) {
+      if (error instanceof DatasetSourceError) {
+        throw new ReproduceError(
+          `${error.message}\nOffline? Put a dataset in the article's layout somewhere and run ` +
+            "`deno task data --source DIR`, or pass `--data DIR`.",
+        );
+      }
+      throw error;
+    }
   }
+  await validateArticleLayout(dataDir);
   return dataDir;
 }
 
