@@ -127,3 +127,56 @@ function readEnv(name: string): string | undefined {
     return undefined; // no --allow-env: fall back to the defaults
   }
 }
+
+/** The transfer-learning settings shared by the CLI (as flags) and the notebooks (as env). */
+export interface TransferConfig {
+  /** `vgg16` (default), `mobilenet` or `none`. */
+  base: "vgg16" | "mobilenet" | "none";
+  /** Weights path or URL; undefined for VGG16's default download; `none` for random weights. */
+  weights?: string;
+  /** `features` (default) or `augmented`. */
+  mode: "features" | "augmented";
+  /** VGG16 preprocessing: `rescale` (default, the article) or `vgg16`. */
+  preprocessing: "rescale" | "vgg16";
+  /** Download cache folder, when set. */
+  cacheDir?: string;
+}
+
+/**
+ * Transfer settings from `CARPLANE_BASE`, `CARPLANE_WEIGHTS`, `CARPLANE_MODE`,
+ * `CARPLANE_PREPROCESSING` and `CARPLANE_CACHE_DIR` (what the notebooks read; the CLI's flags
+ * mean the same).
+ *
+ * @example
+ * ```ts
+ * // CARPLANE_BASE=mobilenet CARPLANE_WEIGHTS=../shared/models/mobilenet_v1_0.25_224
+ * const { base, weights } = transferConfig();
+ * ```
+ */
+export function transferConfig(
+  env: (name: string) => string | undefined = readEnv,
+): TransferConfig {
+  const pick = <T extends string>(name: string, choices: readonly T[], fallback: T): T => {
+    const value = env(name);
+    if (value === undefined || value === "") return fallback;
+    if (!choices.includes(value as T)) {
+      throw new ConfigError(`${name}="${value}" is not one of ${choices.join(", ")}.`);
+    }
+    return value as T;
+  };
+  return {
+    base: pick("CARPLANE_BASE", ["vgg16", "mobilenet", "none"] as const, "vgg16"),
+    weights: env("CARPLANE_WEIGHTS") || undefined,
+    mode: pick("CARPLANE_MODE", ["features", "augmented"] as const, "features"),
+    preprocessing: pick("CARPLANE_PREPROCESSING", ["rescale", "vgg16"] as const, "rescale"),
+    cacheDir: env("CARPLANE_CACHE_DIR") || undefined,
+  };
+}
+
+/** Raised for a setting with a value the project does not know. */
+export class ConfigError extends Error {
+  constructor(message: string) {
+    super(message);
+    this.name = "ConfigError";
+  }
+}

@@ -31,9 +31,8 @@ import { type History, historyToCsv } from "./history.ts";
 import { trackPeakRss } from "./memory.ts";
 import { saveModel } from "./model_io.ts";
 import type { PretrainedBase } from "./models/base.ts";
-import { createMobileNetBase } from "./models/mobilenet.ts";
 import { countParams, summarize } from "./models/summary.ts";
-import { createVgg16Base } from "./models/vgg16.ts";
+import { type BaseName, createBase } from "./models/bases.ts";
 import { startRun } from "./outputs.ts";
 import { createDataParallelTrainStep, createParallelPredictor } from "./parallel.ts";
 import {
@@ -53,8 +52,7 @@ import { DatasetSourceError, ensureDataset } from "./sources.ts";
 import { ARTICLE_SPLITS, validateArticleLayout } from "./layout.ts";
 import { WeightsError } from "./weights/keras_h5.ts";
 
-/** Which pretrained base the transfer step uses. */
-export type BaseName = "vgg16" | "mobilenet" | "none";
+export type { BaseName };
 
 /** Everything a reproduction run needs. */
 export interface ReproduceOptions {
@@ -346,20 +344,11 @@ async function loadBase(
   flows: ArticleFlows,
   log: (l: string) => void,
 ): Promise<PretrainedBase | { skipped: string }> {
-  const inputShape = [...flows.train.imageShape] as [number, number, number];
-  if (options.base === "mobilenet") {
-    if (!options.weights) {
-      throw new ReproduceError(
-        "--base mobilenet needs --weights DIR|URL: a MobileNet v1 TensorFlow.js layers model " +
-          "(a folder with model.json and its weight shards).",
-      );
-    }
-    return await createMobileNetBase({ weights: options.weights, inputShape });
-  }
   try {
-    return await createVgg16Base({
+    return await createBase({
+      base: options.base as Exclude<BaseName, "none">,
       weights: options.weights,
-      inputShape,
+      inputShape: [...flows.train.imageShape] as [number, number, number],
       preprocessing: options.preprocessing,
       cacheDir: options.cacheDir,
       log,

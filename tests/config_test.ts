@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { experimentConfig, isQuickMode, projectPaths } from "../lib/config.ts";
+import { experimentConfig, isQuickMode, projectPaths, transferConfig } from "../lib/config.ts";
 
 const env = (vars: Record<string, string>) => (name: string) => vars[name];
 
@@ -28,4 +28,22 @@ Deno.test("data and outputs default to the project's folders and follow the env 
   assert.equal(p.data, `${p.root}/data`);
   const q = projectPaths(env({ CARPLANE_DATA_DIR: "/x/d", CARPLANE_OUTPUTS_DIR: "/x/o" }));
   assert.deepEqual([q.data, q.outputs], ["/x/d", "/x/o"]);
+});
+
+Deno.test("transfer settings come from the CARPLANE_* variables, with the article's defaults", () => {
+  assert.deepEqual(transferConfig(env({})), {
+    base: "vgg16",
+    weights: undefined,
+    mode: "features",
+    preprocessing: "rescale",
+    cacheDir: undefined,
+  });
+  const t = transferConfig(
+    env({ CARPLANE_BASE: "mobilenet", CARPLANE_WEIGHTS: "/m", CARPLANE_MODE: "augmented" }),
+  );
+  assert.deepEqual([t.base, t.weights, t.mode], ["mobilenet", "/m", "augmented"]);
+  assert.throws(
+    () => transferConfig(env({ CARPLANE_BASE: "resnet" })),
+    /CARPLANE_BASE="resnet" is not one of/,
+  );
 });
