@@ -4,7 +4,7 @@
  * @module
  */
 import { backendRequestFromEnv, parseBackendRequest } from "../lib/backend.ts";
-import { integer, oneOf, parseFlags, positiveInt } from "../lib/cli_args.ts";
+import { integer, oneOf, parseFlags, positiveInt, positiveNumber } from "../lib/cli_args.ts";
 import { runMain } from "../lib/cli_main.ts";
 import { experimentConfig, projectPaths } from "../lib/config.ts";
 import { type BaseName, reproduce } from "../lib/reproduce.ts";
@@ -25,6 +25,7 @@ pretrained base, predictions on the unseen test images, report.
   --base B             vgg16 | mobilenet | none (default vgg16)
   --weights PATH|URL   weights of the base (VGG16 .h5 file; MobileNet layers-model folder)
   --mode M             features (default: train the head on cached features) | augmented
+  --head-lr X          Adam learning rate of the transfer head (default 0.0001)
   --preprocessing P    rescale (default, the article) | vgg16 (Keras' preprocess_input)
   --threads N          1 or 2 (default 2: a Worker for the second core)
   --cache-dir DIR      download cache (default $CARPLANE_CACHE_DIR or ~/.cache/carplane)
@@ -44,6 +45,7 @@ async function main(args: string[]): Promise<void> {
     weights: { type: "string" },
     mode: { type: "string" },
     preprocessing: { type: "string" },
+    "head-lr": { type: "string" },
     threads: { type: "string" },
     "cache-dir": { type: "string" },
     strict: { type: "boolean" },
@@ -78,6 +80,7 @@ async function main(args: string[]): Promise<void> {
     preprocessing:
       oneOf(flags.preprocessing, ["rescale", "vgg16"] as const, "--preprocessing", USAGE) ??
         "rescale",
+    headLearningRate: positiveNumber(flags["head-lr"], "--head-lr", USAGE),
     parallel: threads > 1,
     cacheDir: flags["cache-dir"] as string | undefined,
     strict: flags.strict === true,

@@ -109,3 +109,24 @@ export function oneOf<T extends string>(
   }
   return value as T;
 }
+
+/**
+ * Reads an optional positive number flag (e.g. a learning rate).
+ *
+ * @example
+ * ```ts
+ * positiveNumber("1e-4", "--head-lr", "usage"); // 0.0001
+ * ```
+ */
+export function positiveNumber(
+  value: string | boolean | undefined,
+  name: string,
+  usage: string,
+): number | undefined {
+  if (value === undefined) return undefined;
+  const n = Number(value);
+  if (typeof value !== "string" || !Number.isFinite(n) || n <= 0) {
+    throw new UsageError(`${name} takes a positive number, got "${value}".`, usage);
+  }
+  return n;
+}

@@ -249,6 +249,14 @@ export function composeTransferModel(base: PretrainedBase, head: tf.Sequential):
   return tf.model({ inputs: input, outputs: x, name: `transfer_${base.name}` });
 }
 
+/**
+ * Adam's learning rate for the transfer head: 1e-4, a tenth of Keras' default. Measured on the
+ * car/plane photos with MobileNet features (12,544 per image), the default 1e-3 drives the head
+ * to near-zero training loss in a few epochs and validation loss climbs to 0.7-1.4; at 1e-4 the
+ * lowest validation loss is 0.16-0.26 and the final one 0.20-0.31 over three seeds.
+ */
+export const TRANSFER_LEARNING_RATE = 1e-4;
+
 /** How the transfer head is trained. */
 export type TransferMode = "features" | "augmented";
 
@@ -264,6 +272,8 @@ export interface TransferSettings extends TrainSettings {
   }>;
   /** Where progress lines go (default `console.log`). */
   log?: (line: string) => void;
+  /** Adam's learning rate for the head (default {@linkcode TRANSFER_LEARNING_RATE}). */
+  learningRate?: number;
 }
 
 /**
@@ -289,7 +299,7 @@ export async function trainTransfer(
   if (mode === "augmented") {
     const head = createTransferHead(featureShape, { seed: config.seed, compile: false });
     const model = composeTransferModel(base, head);
-    compileBinary(model);
+    compileBinary(model, settings.learningRate ?? TRANSFER_LEARNING_RATE);
     settings.beforeFit?.(model);
     log(`Training the head end to end through the frozen ${base.name} base, with augmentation.`);
     const result = await fitWith(model, flows.train, flows.val, config, settings);
@@ -318,7 +328,10 @@ export async function trainTransfer(
   }
   const featureSeconds = (performance.now() - started) / 1000;
   log(`Features ready in ${featureSeconds.toFixed(1)}s: ${train.shape.join("x")} per image.`);
-  const head = createTransferHead(featureShape, { seed: config.seed });
+  const head = createTransferHead(featureShape, {
+    seed: config.seed,
+    learningRate: settings.learningRate ?? TRANSFER_LEARNING_RATE,
+  });
   settings.beforeFit?.(head);
   const trainSource = createArraySource(train.features, train.labels, train.shape, {
     batchSize: config.batchSize,

@@ -74,6 +74,8 @@ export interface ReproduceOptions {
   weights?: string;
   /** Transfer mode: `features` (default) or `augmented`. */
   mode: TransferMode;
+  /** Adam's learning rate for the transfer head (default `TRANSFER_LEARNING_RATE`, 1e-4). */
+  headLearningRate?: number;
   /** VGG16 preprocessing: `rescale` (the article) or `vgg16` (Keras' preprocess_input). */
   preprocessing: "rescale" | "vgg16";
   /** Use a Worker per extra core for training and feature extraction (default true). */
@@ -206,6 +208,7 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceMet
         }
         const transfer = await trainTransfer(base, flows, config, {
           mode: options.mode,
+          learningRate: options.headLearningRate,
           reporter: options.reporter,
           trainStep: options.mode === "features" ? trainStep : undefined,
           predictFeatures,

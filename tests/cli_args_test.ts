@@ -1,5 +1,12 @@
 import assert from "node:assert/strict";
-import { integer, oneOf, parseFlags, positiveInt, UsageError } from "../lib/cli_args.ts";
+import {
+  integer,
+  oneOf,
+  parseFlags,
+  positiveInt,
+  positiveNumber,
+  UsageError,
+} from "../lib/cli_args.ts";
 
 const spec = { epochs: { type: "string" as const }, quick: { type: "boolean" as const } };
 
@@ -30,4 +37,9 @@ Deno.test("numbers and choices are checked with messages that name the flag", ()
     () => oneOf("gpu", ["auto", "wasm"], "--backend", "u"),
     /--backend takes one of auto, wasm, got "gpu"/,
   );
+});
+
+Deno.test("positive numbers accept exponents and refuse zero", () => {
+  assert.equal(positiveNumber("1e-4", "--head-lr", "u"), 1e-4);
+  assert.throws(() => positiveNumber("0", "--head-lr", "u"), /--head-lr takes a positive number/);
 });
