@@ -7,8 +7,8 @@
  *
  * 1. **overfitting** when all of these hold:
  *    - validation loss rose materially after its minimum: final `val_loss` >
- *      `valLossRiseRatio` (1.2) x the minimum `val_loss`, the minimum not being in the last
- *      epoch;
+ *      `valLossRiseRatio` (1.2) x the minimum `val_loss` and above it by more than
+ *      `minValLossRise` (0.1), the minimum not being in the last epoch;
  *    - train loss kept falling meanwhile: final `loss` < `loss` in the epoch of the minimum;
  *    - train accuracy ends above validation accuracy by more than `accuracyGap` (0.05).
  * 2. **underfitting** when the final train accuracy is below `minTrainAccuracy` (0.75): the
@@ -36,6 +36,8 @@ export type FitVerdict = "overfitting" | "underfitting" | "good fit";
 export interface FitThresholds {
   /** Overfitting needs final val_loss > this x min val_loss. Default 1.2. */
   valLossRiseRatio: number;
+  /** Overfitting needs final val_loss - min val_loss > this. Default 0.1. */
+  minValLossRise: number;
   /** Overfitting needs final train accuracy - final val accuracy > this. Default 0.05. */
   accuracyGap: number;
   /** Underfitting when final train accuracy < this. Default 0.75. */
@@ -45,6 +47,7 @@ export interface FitThresholds {
 /** The default thresholds. */
 export const DEFAULT_FIT_THRESHOLDS: Readonly<FitThresholds> = Object.freeze({
   valLossRiseRatio: 1.2,
+  minValLossRise: 0.1,
   accuracyGap: 0.05,
   minTrainAccuracy: 0.75,
 });
@@ -160,7 +163,8 @@ export function diagnoseFit(
     thresholds: t,
   };
 
-  const rose = minI < last && d.finalValLoss > t.valLossRiseRatio * d.minValLoss;
+  const rose = minI < last && d.finalValLoss > t.valLossRiseRatio * d.minValLoss &&
+    d.valLossRise > t.minValLossRise;
   const trainFell = d.finalLoss < loss[minI];
   const gap = d.accuracyGap > t.accuracyGap;
   let verdict: FitVerdict;
