@@ -204,8 +204,10 @@ export function splitShares(n: number, parts: number): Array<[number, number]> {
  * (one per extra core), each computing the gradients of its share on its own model replica
  * with its own backend instance; the main thread sums them and applies them once with the
  * model's compiled optimizer, so the result equals one full-batch step. The model must be
- * compiled with a cross-entropy loss and an optimizer. See the module docs for why Workers
- * rather than tfjs' threaded wasm build.
+ * compiled with a cross-entropy loss and an optimizer. On a 2-core machine `workers: 1` keeps
+ * both cores busy: the main thread computes one half of each batch while the Worker computes
+ * the other, and only the summing and the optimizer update (a few ms) run on one core. See the
+ * module docs for why Workers rather than tfjs' threaded wasm build.
  *
  * @example
  * ```ts
@@ -247,6 +249,9 @@ export async function createDataParallelTrainStep(
       );
     }
     const n = batch.size;
+    if (!Number.isInteger(n) || n < 1) {
+      throw new TrainingError(`A training batch has ${n} images: give it at least one.`);
+    }
     const shares = splitShares(n, pool.threads);
     const imageSize = batch.xs.length / n;
     const labelSize = batch.ys.length / n;
@@ -352,8 +357,9 @@ export async function createDataParallelTrainStep(
 
 /**
  * A `predict` that splits the images across the main thread and `workers` Deno Workers, each
- * with its own replica and backend instance. All weights are sent once at start, which suits
- * feature extraction with a large frozen base (VGG16, MobileNet).
+ * with its own replica and backend instance: with `workers: 1` on 2 cores each core runs half
+ * of the images. All weights are sent once at start, which suits feature extraction with a large
+ * frozen base (VGG16, MobileNet); each call then only moves images and outputs.
  *
  * @example
  * ```ts
