@@ -210,7 +210,7 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceMet
           mode: options.mode,
           learningRate: options.headLearningRate,
           reporter: options.reporter,
-          trainStep: options.mode === "features" ? trainStep : undefined,
+          trainStep,
           predictFeatures,
           beforeFit: (model) => log(summarize(model)),
           log,

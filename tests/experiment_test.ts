@@ -1,0 +1,132 @@
+import assert from "node:assert/strict";
+import * as tf from "@tensorflow/tfjs";
+import { join } from "node:path";
+import { initBackend } from "../lib/backend.ts";
+import { experimentConfig } from "../lib/config.ts";
+import {
+  composeTransferModel,
+  createArticleFlows,
+  extractFeatures,
+  featureExtractor,
+  trainTransfer,
+} from "../lib/experiment.ts";
+import type { PretrainedBase } from "../lib/models/base.ts";
+import { loadModel, saveModel } from "../lib/model_io.ts";
+import { silentReporter } from "../lib/progress.ts";
+import { makeArticleLayout, withTempDir } from "./fixtures.ts";
+
+await initBackend("wasm", { log: null, skipProbe: true });
+
+/** A small frozen conv base, standing in for VGG16 in fast tests. */
+function tinyBase(): PretrainedBase {
+  const input = tf.input({ shape: [16, 16, 3] });
+  const conv = tf.layers.conv2d({ filters: 4, kernelSize: 3, activation: "relu", trainable: false })
+    .apply(input) as tf.SymbolicTensor;
+  const pooled = tf.layers.maxPooling2d({ poolSize: 2, trainable: false }).apply(
+    conv,
+  ) as tf.SymbolicTensor;
+  const model = tf.model({ inputs: input, outputs: pooled, name: "tiny_base" });
+  return {
+    name: "tiny",
+    inputShape: [16, 16, 3],
+    preprocessor: [],
+    preprocessing: "none",
+    model,
+    weightsSource: "random",
+  };
+}
+
+const config = experimentConfig({
+  quick: true,
+  epochs: 2,
+  stepsPerEpoch: 2,
+  batchSize: 4,
+  targetSize: [16, 16],
+});
+
+async function fixtureFlows(dir: string) {
+  const data = await makeArticleLayout(join(dir, "data"), {
+    train: { cars: 6, planes: 6 },
+    val: { cars: 2, planes: 2 },
+    test: { cars: 1, planes: 1 },
+  });
+  const lines: string[] = [];
+  const flows = await createArticleFlows(data, config, { log: (l) => lines.push(l) });
+  return { flows, lines };
+}
+
+Deno.test("the article's flows print Keras' Found lines and carry the input preparation", async () => {
+  await withTempDir(async (dir) => {
+    const { flows, lines } = await fixtureFlows(dir);
+    assert.deepEqual(lines, [
+      "Found 12 images belonging to 2 classes.",
+      "Found 4 images belonging to 2 classes.",
+    ]);
+    assert.deepEqual(flows.inputSpec, {
+      classNames: ["cars", "planes"],
+      targetSize: [16, 16],
+      interpolation: "nearest",
+      rescale: 1 / 255,
+    });
+  });
+});
+
+Deno.test("feature extraction covers every image of one pass with its label", async () => {
+  await withTempDir(async (dir) => {
+    const { flows } = await fixtureFlows(dir);
+    const base = tinyBase();
+    const { features, labels, shape } = await extractFeatures(featureExtractor(base), flows.val);
+    assert.deepEqual(shape, [7, 7, 4]);
+    assert.equal(features.length, 4 * 7 * 7 * 4);
+    assert.deepEqual(Array.from(labels).sort(), [0, 0, 1, 1]);
+  });
+});
+
+for (const mode of ["features", "augmented"] as const) {
+  Deno.test(`transfer learning in ${mode} mode trains only the head and saves a whole image model`, async () => {
+    await withTempDir(async (dir) => {
+      const { flows } = await fixtureFlows(dir);
+      const base = tinyBase();
+      const frozenBefore = base.model.getWeights().map((w) => Array.from(w.dataSync()));
+      const lines: string[] = [];
+      const result = await trainTransfer(base, flows, config, {
+        mode,
+        reporter: silentReporter(),
+        log: (l) => lines.push(l),
+      });
+      assert.equal(result.fit.history.history.loss.length, 2);
+      assert.ok(result.fit.history.history.val_accuracy.every(Number.isFinite));
+      assert.deepEqual(base.model.getWeights().map((w) => Array.from(w.dataSync())), frozenBefore);
+      assert.equal(result.model.inputs[0].shape.join(","), ",16,16,3");
+      assert.equal(
+        result.model.trainableWeights.length,
+        4,
+        "only the head's two Dense layers (kernel and bias each) train",
+      );
+      if (mode === "features") assert.ok(lines.some((l) => l.startsWith("Features ready")));
+      else assert.ok(lines.some((l) => l.includes("end to end")));
+      const x = tf.randomUniform([2, 16, 16, 3]);
+      const before = result.model.predict(x) as tf.Tensor;
+      await saveModel(result.model, join(dir, "m"));
+      const { model } = await loadModel(join(dir, "m"));
+      const after = model.predict(x) as tf.Tensor;
+      assert.deepEqual(Array.from(after.dataSync()), Array.from(before.dataSync()));
+      tf.dispose([x, before, after]);
+      model.dispose();
+    });
+  });
+}
+
+Deno.test("composing base and head shares their weights", () => {
+  const base = tinyBase();
+  const head = tf.sequential({
+    layers: [tf.layers.flatten({ inputShape: [7, 7, 4] }), tf.layers.dense({ units: 1 })],
+  });
+  const model = composeTransferModel(base, head);
+  assert.equal(model.countParams(), base.model.countParams() + head.countParams());
+  head.layers[1].setWeights([tf.ones([196, 1]), tf.zeros([1])]);
+  const x = tf.randomUniform([1, 16, 16, 3]);
+  const viaModel = (model.predict(x) as tf.Tensor).dataSync()[0];
+  const viaParts = (base.model.predict(x) as tf.Tensor).sum().dataSync()[0];
+  assert.ok(Math.abs(viaModel - viaParts) < 1e-4 * Math.max(1, Math.abs(viaParts)));
+});
