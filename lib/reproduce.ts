@@ -48,7 +48,7 @@ import {
 } from "./predict.ts";
 import type { ProgressReporter } from "./progress.ts";
 import { renderReport } from "./report.ts";
-import { DatasetSourceError, ensureDataset } from "./sources.ts";
+import { ensureDataset } from "./sources.ts";
 import { ARTICLE_SPLITS, validateArticleLayout } from "./layout.ts";
 import { WeightsError } from "./weights/keras_h5.ts";
 
@@ -126,14 +126,6 @@ export interface ReproduceMetrics {
       featureSeconds: number;
     })
     | { skipped: string };
-}
-
-/** Raised for a run that cannot start (no dataset, ...); the message says what to do. */
-export class ReproduceError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = "ReproduceError";
-  }
 }
 
 /**
@@ -326,17 +318,7 @@ async function prepareData(options: ReproduceOptions, log: (l: string) => void):
       );
     }
     log(`No dataset in ${dataDir} yet: fetching one (the article's images, else CIFAR-10).`);
-    try {
-      await ensureDataset(dataDir, { cacheDir: options.cacheDir, log });
-    } catch (error) {
-      if (error instanceof DatasetSourceError) {
-        throw new ReproduceError(
-          `${error.message}\nOffline? Put a dataset in the article's layout somewhere and run ` +
-            "`deno task data --source DIR`, or pass `--data DIR`.",
-        );
-      }
-      throw error;
-    }
+    await ensureDataset(dataDir, { cacheDir: options.cacheDir, log });
   }
   await validateArticleLayout(dataDir);
   return dataDir;
