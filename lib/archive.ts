@@ -11,6 +11,7 @@
  * @module
  */
 import * as path from "node:path";
+import { pathExists } from "./fs.ts";
 
 /** A malformed, truncated, unsupported or unsafe archive. */
 export class ArchiveError extends Error {
@@ -700,16 +701,6 @@ export async function* readArchiveEntries(
 // ---------------------------------------------------------------------------------------------
 // extraction
 
-async function pathExists(p: string): Promise<boolean> {
-  try {
-    await Deno.lstat(p);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
-}
-
 function randomSuffix(): string {
   return crypto.randomUUID().replaceAll("-", "").slice(0, 10);
 }
@@ -733,7 +724,7 @@ export async function extractArchive(
   opts: ExtractOptions = {},
 ): Promise<ExtractResult> {
   const dest = path.resolve(destDir);
-  if (!opts.overwrite && await pathExists(dest)) {
+  if (!opts.overwrite && await pathExists(dest, { followLinks: false })) {
     throw new ArchiveError(
       `Cannot extract ${archivePath} into ${dest}: it already exists. Remove it or choose another folder.`,
       archivePath,
@@ -790,7 +781,7 @@ export async function extractArchive(
         );
       }
     }
-    if (opts.overwrite && await pathExists(dest)) {
+    if (opts.overwrite && await pathExists(dest, { followLinks: false })) {
       const old = `${dest}.old-${randomSuffix()}`;
       await Deno.rename(dest, old);
       await Deno.rename(tmp, dest);

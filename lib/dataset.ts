@@ -14,6 +14,7 @@
  * @module
  */
 import { join, relative, resolve } from "node:path";
+import { statOrNull } from "./fs.ts";
 
 /** File extensions (lower case, without the dot) taken as images, in any letter case. */
 export const IMAGE_EXTENSIONS: readonly string[] = [
@@ -114,15 +115,6 @@ export function isImageFileName(name: string): boolean {
 /** Whether a folder or file name is hidden (starts with a dot). */
 function isHidden(name: string): boolean {
   return name.startsWith(".");
-}
-
-async function statOrNull(path: string): Promise<Deno.FileInfo | null> {
-  try {
-    return await Deno.stat(path);
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return null;
-    throw error;
-  }
 }
 
 /**

@@ -13,6 +13,7 @@ import { createHash } from "node:crypto";
 import * as fs from "node:fs";
 import * as path from "node:path";
 import * as os from "node:os";
+import { pathExists } from "./fs.ts";
 
 /** A download failed on every URL; the message says what happened and how to get the file by hand. */
 export class DownloadError extends Error {
@@ -157,16 +158,6 @@ function formatBytes(n: number): string {
 
 function defaultLog(message: string): void {
   console.error(message);
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await Deno.stat(p);
-    return true;
-  } catch (e) {
-    if (e instanceof Deno.errors.NotFound) return false;
-    throw e;
-  }
 }
 
 async function removeQuietly(p: string): Promise<void> {
@@ -443,7 +434,7 @@ export async function download(
   const fileName = opts.fileName ?? fileNameFromUrl(urls[0]);
   const cachedPath = path.join(cacheDir, fileName);
 
-  if (await exists(cachedPath)) {
+  if (await pathExists(cachedPath)) {
     const problem = await verifyFile(cachedPath, opts);
     if (!problem) return cachedPath;
     log(`The cached ${cachedPath} is not usable (${problem}); downloading it again.`);

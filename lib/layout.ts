@@ -15,6 +15,7 @@
  */
 import { basename, dirname, join, resolve } from "node:path";
 import { countPerClass, DatasetError, scanImageDirectory } from "./dataset.ts";
+import { isDirectory } from "./fs.ts";
 
 /** The three split folders of the article's layout, in order. */
 export const ARTICLE_SPLITS = ["training_set", "val_set", "test"] as const;
@@ -44,15 +45,6 @@ export class LayoutError extends DatasetError {
   constructor(path: string, message: string, options?: ErrorOptions) {
     super(path, message, options);
     this.name = "LayoutError";
-  }
-}
-
-async function isDirectory(path: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(path)).isDirectory;
-  } catch (error) {
-    if (error instanceof Deno.errors.NotFound) return false;
-    throw error;
   }
 }
 

@@ -42,6 +42,7 @@ import { atomicWriteFile, ensureWritableDir } from "./outputs.ts";
 import { createDataParallelTrainStep } from "./parallel.ts";
 import { type InputSpec, inputSpecFromMetadata } from "./predict.ts";
 import { formatEpochLine, formatProgbar, type ProgressReporter } from "./progress.ts";
+import { pathExists } from "./fs.ts";
 
 /** The shape of `Deno.jupyter.broadcast`. */
 export type Broadcast = (msgType: string, content: Record<string, unknown>) => Promise<void>;
@@ -572,15 +573,6 @@ export interface ModelFromOutputsOptions {
   log?: (line: string) => void;
 }
 
-async function exists(path: string): Promise<boolean> {
-  try {
-    await Deno.stat(path);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 function describeSaved(metadata: ModelMetadata, history: History | null): string {
   const parts: string[] = [];
   if (typeof metadata.base === "string") parts.push(`${metadata.base} base`);
@@ -618,7 +610,7 @@ export async function modelFromOutputsOrTrain(
   const log = options.log ?? console.log;
   for (const kind of options.kinds) {
     const dir = join(options.outputsDir, "models", kind);
-    if (!(await exists(join(dir, "model.json")))) continue;
+    if (!(await pathExists(join(dir, "model.json")))) continue;
     const history = await loadHistoryFromOutputs(options.outputsDir, kind, { log: () => {} });
     let loaded;
     try {

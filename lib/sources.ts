@@ -16,6 +16,7 @@ import * as path from "node:path";
 import sharp from "sharp";
 import { ArchiveError, extractArchive, readArchiveEntries } from "./archive.ts";
 import { defaultCacheDir, download, DownloadError } from "./download.ts";
+import { isDirectory, pathExists } from "./fs.ts";
 
 /** A dataset source failed or produced something unusable; the message says what to do. */
 export class DatasetSourceError extends Error {
@@ -117,23 +118,6 @@ function randomSuffix(): string {
   return crypto.randomUUID().replaceAll("-", "").slice(0, 10);
 }
 
-async function isDir(p: string): Promise<boolean> {
-  try {
-    return (await Deno.stat(p)).isDirectory;
-  } catch {
-    return false;
-  }
-}
-
-async function exists(p: string): Promise<boolean> {
-  try {
-    await Deno.lstat(p);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
 async function countImages(dir: string): Promise<number> {
   let n = 0;
   try {
@@ -204,7 +188,7 @@ async function findDatasetRoot(root: string, depth = 3): Promise<string | undefi
     const next: string[] = [];
     for (const dir of level.sort()) {
       let all = true;
-      for (const split of SPLITS) all = all && await isDir(path.join(dir, split));
+      for (const split of SPLITS) all = all && await isDirectory(path.join(dir, split));
       if (all) return dir;
       try {
         for await (const e of Deno.readDir(dir)) {
@@ -253,13 +237,15 @@ async function copyTree(src: string, dst: string): Promise<void> {
  * the way (or moving old ones aside when `overwrite`), and rolled back if a rename fails.
  */
 async function installSplits(staged: string, dest: string, overwrite: boolean): Promise<void> {
-  if (!(await exists(dest))) {
+  if (!(await pathExists(dest, { followLinks: false }))) {
     await Deno.mkdir(path.dirname(dest), { recursive: true });
     await Deno.rename(staged, dest);
     return;
   }
   const inTheWay: Split[] = [];
-  for (const split of SPLITS) if (await exists(path.join(dest, split))) inTheWay.push(split);
+  for (const split of SPLITS) {
+    if (await pathExists(path.join(dest, split), { followLinks: false })) inTheWay.push(split);
+  }
   if (inTheWay.length > 0 && !overwrite) {
     throw new DatasetSourceError(
       `${dest} already has ${inTheWay.map((s) => `${s}/`).join(", ")}. ` +
@@ -666,7 +652,9 @@ export async function ensureDataset(
     return { dir, source: "existing", origin: dir, counts: await countDataset(dir) };
   }
   const partial: Split[] = [];
-  for (const split of SPLITS) if (await exists(path.join(dir, split))) partial.push(split);
+  for (const split of SPLITS) {
+    if (await pathExists(path.join(dir, split), { followLinks: false })) partial.push(split);
+  }
   if (partial.length > 0 && !opts.overwrite) {
     const missing = await missingParts(dir);
     throw new DatasetSourceError(
