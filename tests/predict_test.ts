@@ -13,7 +13,6 @@ import {
   predictImages,
   type PredictionRow,
 } from "../lib/predict.ts";
-import { renderContactSheet } from "../lib/contact_sheet.ts";
 
 await tf.setBackend("cpu");
 tf.env().set("PROD", true);
@@ -150,28 +149,4 @@ Deno.test("the summary line, accuracy, table and confusion matrix read like the 
     ),
     "cars 1 1",
   );
-});
-
-Deno.test("the contact sheet is a PNG with one framed tile per image", async () => {
-  const root = await makeTestFolder();
-  const files = [
-    join(root, "cars", "0.png"),
-    join(root, "cars", "1.png"),
-    join(root, "planes", "0.png"),
-  ];
-  const png = await renderContactSheet(rows, files, { tileSize: 32, columns: 2, title: "Test" });
-  const meta = await sharp(png).metadata();
-  assert.equal(meta.format, "png");
-  assert.equal(meta.width, 2 * (32 + 16));
-  assert.equal(meta.height, 34 + 2 * (32 + 36 + 16));
-  // the wrong prediction (second tile) is framed red
-  const { data, info } = await sharp(png).raw().toBuffer({ resolveWithObject: true });
-  const px = (x: number, y: number) =>
-    Array.from(
-      data.subarray((y * info.width + x) * info.channels, (y * info.width + x) * info.channels + 3),
-    );
-  assert.deepEqual(px(48 + 5, 34 + 5), [0xd6, 0x27, 0x28]);
-  assert.deepEqual(px(5, 34 + 5), [0x2c, 0xa0, 0x2c]);
-  await assert.rejects(renderContactSheet(rows, files.slice(0, 2)), RangeError);
-  await Deno.remove(root, { recursive: true });
 });

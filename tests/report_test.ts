@@ -1,0 +1,85 @@
+import assert from "node:assert/strict";
+import { renderReport } from "../lib/report.ts";
+import type { ModelMetrics, ReproduceMetrics } from "../lib/reproduce.ts";
+import { diagnoseFit } from "../lib/diagnose.ts";
+import { experimentConfig } from "../lib/config.ts";
+import type { History } from "../lib/history.ts";
+
+function model(valLoss: number[], correct: number): ModelMetrics {
+  const history: History = {
+    epoch: valLoss.map((_, i) => i),
+    history: {
+      loss: valLoss.map((_, i) => 0.6 / (i + 1)),
+      accuracy: valLoss.map((_, i) => 0.7 + 0.1 * i),
+      val_loss: valLoss,
+      val_accuracy: valLoss.map(() => 0.85),
+    },
+  };
+  return {
+    params: { total: 813217, trainable: 813217, nonTrainable: 0 },
+    history,
+    epochSeconds: valLoss.map(() => 3),
+    trainSeconds: 3 * valLoss.length,
+    finalValAccuracy: 0.85,
+    bestValAccuracy: 0.85,
+    finalValLoss: valLoss.at(-1)!,
+    minValLoss: Math.min(...valLoss),
+    diagnosis: diagnoseFit(history),
+    test: {
+      correct,
+      total: 15,
+      accuracy: correct / 15,
+      line: `correctly predicted ${correct} out of 15 images (${Math.round(correct / 0.15)}%)`,
+      misclassified: correct < 15 ? ["cars/0101.jpg"] : [],
+    },
+    confusionMatrix: [[8 - (15 - correct), 15 - correct], [0, 7]],
+  };
+}
+
+function metrics(transfer: ReproduceMetrics["transfer"], quick = false): ReproduceMetrics {
+  return {
+    generatedAt: "2026-01-01T00:00:00.000Z",
+    command: "deno task reproduce",
+    backend: { name: "wasm", reason: "test", threads: 2 },
+    dataset: { dir: "/data", classNames: ["cars", "planes"], train: 160, val: 40, test: 15 },
+    config: experimentConfig({ quick }),
+    timings: { totalSeconds: 112.4, peakRssMiB: 840.2 },
+    baseline: model([0.5, 0.3, 0.9], 14),
+    transfer,
+  };
+}
+
+Deno.test("the report puts the run's figures beside the article's, from the metrics", () => {
+  const t = {
+    ...model([0.4, 0.16, 0.2], 15),
+    base: "mobilenet",
+    weights: "/m",
+    preprocessing: "x*2-1",
+    mode: "features" as const,
+    baseParams: { total: 218544, trainable: 0, nonTrainable: 218544 },
+    featureSeconds: 3.2,
+  };
+  const text = renderReport(metrics(t), "wasm (2 threads): test");
+  assert.match(
+    text,
+    /\| test images right \| 14 of 15 \(93%\) \| 14 of 15 \(93%\) \| 15 of 15 \(100%\) \|/,
+  );
+  assert.match(text, /\| final val loss \| [^|]+\| 0\.900 \| 0\.200 \|/);
+  assert.match(text, /Wall time 112 s, peak memory 840 MiB/);
+  assert.match(text, /frozen mobilenet base, features mode/);
+  assert.match(text, /!\[Baseline vs transfer\]\(comparison.png\)/);
+  assert.match(text, /No test image misclassified/);
+  assert.doesNotMatch(text, /QUICK/);
+  assert.doesNotMatch(text, /\n\n\n/);
+});
+
+Deno.test("a skipped transfer step and a quick run are said plainly", () => {
+  const text = renderReport(
+    metrics({ skipped: "VGG16 ImageNet weights unavailable" }, true),
+    "cpu",
+  );
+  assert.match(text, /Not run: VGG16 ImageNet weights unavailable/);
+  assert.match(text, /QUICK smoke run, not the article's protocol/);
+  assert.match(text, /Predictions on the unseen test images \(baseline model\)/);
+  assert.match(text, /Misclassified: `cars\/0101.jpg`/);
+});
