@@ -1,57 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import sharp from "sharp";
+import { makeTestFolder, rows } from "./prediction_fixtures.ts";
 import { renderContactSheet } from "../lib/contact_sheet.ts";
-import type { PredictionRow } from "../lib/predict.ts";
-
-const rows: PredictionRow[] = [
-  {
-    file: "cars/a.jpg",
-    probability: 0.1,
-    predictedClass: 0,
-    predictedLabel: "cars",
-    trueClass: 0,
-    trueLabel: "cars",
-    correct: true,
-  },
-  {
-    file: "cars/b.jpg",
-    probability: 0.7,
-    predictedClass: 1,
-    predictedLabel: "planes",
-    trueClass: 0,
-    trueLabel: "cars",
-    correct: false,
-  },
-  {
-    file: "planes/c.jpg",
-    probability: 0.9,
-    predictedClass: 1,
-    predictedLabel: "planes",
-    trueClass: 1,
-    trueLabel: "planes",
-    correct: true,
-  },
-];
-
-async function makeTestFolder(): Promise<string> {
-  const root = await Deno.makeTempDir();
-  for (const [cls, value] of [["cars", 20], ["planes", 230]] as const) {
-    await Deno.mkdir(join(root, cls));
-    for (let i = 0; i < 2; i++) {
-      await sharp({
-        create: {
-          width: 16,
-          height: 16,
-          channels: 3,
-          background: { r: value, g: value, b: value },
-        },
-      })
-        .png().toFile(join(root, cls, `${i}.png`));
-    }
-  }
-  return root;
-}
 
 Deno.test("the contact sheet is a PNG with one framed tile per image", async () => {
   const root = await makeTestFolder();

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
-import sharp from "sharp";
 import {
   accuracyOf,
   collectImages,
@@ -11,31 +10,12 @@ import {
   formatPredictionTable,
   PredictError,
   predictImages,
-  type PredictionRow,
 } from "../lib/predict.ts";
+
+import { makeTestFolder, rows } from "./prediction_fixtures.ts";
 
 await tf.setBackend("cpu");
 tf.env().set("PROD", true);
-
-/** Writes dark "cars" and bright "planes" 16x16 PNGs. */
-async function makeTestFolder(): Promise<string> {
-  const root = await Deno.makeTempDir();
-  for (const [cls, value, n] of [["cars", 20, 3], ["planes", 230, 2]] as const) {
-    await Deno.mkdir(join(root, cls));
-    for (let i = 0; i < n; i++) {
-      await sharp({
-        create: {
-          width: 16,
-          height: 16,
-          channels: 3,
-          background: { r: value, g: value, b: value },
-        },
-      })
-        .png().toFile(join(root, cls, `${i}.png`));
-    }
-  }
-  return root;
-}
 
 /** A "model" that outputs the mean pixel value: bright images are planes. */
 function brightnessModel(): tf.LayersModel {
@@ -105,36 +85,6 @@ Deno.test("missing paths, non-image files and empty folders are clear errors", a
   await assert.rejects(collectImages([], ["a", "b"]), /No images given/);
   await Deno.remove(root, { recursive: true });
 });
-
-const rows: PredictionRow[] = [
-  {
-    file: "cars/a.jpg",
-    probability: 0.1,
-    predictedClass: 0,
-    predictedLabel: "cars",
-    trueClass: 0,
-    trueLabel: "cars",
-    correct: true,
-  },
-  {
-    file: "cars/b.jpg",
-    probability: 0.7,
-    predictedClass: 1,
-    predictedLabel: "planes",
-    trueClass: 0,
-    trueLabel: "cars",
-    correct: false,
-  },
-  {
-    file: "planes/c.jpg",
-    probability: 0.9,
-    predictedClass: 1,
-    predictedLabel: "planes",
-    trueClass: 1,
-    trueLabel: "planes",
-    correct: true,
-  },
-];
 
 Deno.test("the summary line, accuracy, table and confusion matrix read like the article", () => {
   assert.equal(formatAccuracyLine(rows), "correctly predicted 2 out of 3 images (67%)");
