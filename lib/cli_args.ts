@@ -60,12 +60,13 @@ export function positiveInt(
   name: string,
   usage: string,
 ): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (typeof value !== "string" || !Number.isInteger(n) || n < 1) {
-    throw new UsageError(`${name} takes a whole number of at least 1, got "${value}".`, usage);
-  }
-  return n;
+  return numberFlag(
+    value,
+    name,
+    usage,
+    "a whole number of at least 1",
+    (n) => Number.isInteger(n) && n >= 1,
+  );
 }
 
 /**
@@ -81,12 +82,7 @@ export function integer(
   name: string,
   usage: string,
 ): number | undefined {
-  if (value === undefined) return undefined;
-  const n = Number(value);
-  if (typeof value !== "string" || !Number.isInteger(n)) {
-    throw new UsageError(`${name} takes a whole number, got "${value}".`, usage);
-  }
-  return n;
+  return numberFlag(value, name, usage, "a whole number", Number.isInteger);
 }
 
 /**
@@ -123,10 +119,20 @@ export function positiveNumber(
   name: string,
   usage: string,
 ): number | undefined {
+  return numberFlag(value, name, usage, "a positive number", (n) => Number.isFinite(n) && n > 0);
+}
+
+function numberFlag(
+  value: string | boolean | undefined,
+  name: string,
+  usage: string,
+  expected: string,
+  accept: (n: number) => boolean,
+): number | undefined {
   if (value === undefined) return undefined;
   const n = Number(value);
-  if (typeof value !== "string" || !Number.isFinite(n) || n <= 0) {
-    throw new UsageError(`${name} takes a positive number, got "${value}".`, usage);
+  if (typeof value !== "string" || value.trim() === "" || !accept(n)) {
+    throw new UsageError(`${name} takes ${expected}, got "${value}".`, usage);
   }
   return n;
 }
