@@ -13,7 +13,8 @@ import {
   UnsupportedKernelArgumentError,
   wasmTrainingKernels,
 } from "../lib/wasm_kernels/mod.ts";
-import { buildBaselineCnn, measureBaselineTraining } from "../lib/wasm_kernels/measure.ts";
+import { measureBaselineTraining } from "../lib/wasm_kernels/measure.ts";
+import { createBaselineModel } from "../lib/models/baseline.ts";
 
 const TOLERANCE = 1e-4;
 
@@ -397,7 +398,7 @@ Deno.test("kernels reject what they cannot do with an actionable error", async (
 
 /** The weights of a freshly initialised baseline CNN (seeded), as plain arrays. */
 function initialWeights(seed: number): { values: Float32Array; shape: number[] }[] {
-  const model = buildBaselineCnn(seed);
+  const model = createBaselineModel({ seed, compile: false });
   const weights = weightArrays(model);
   model.dispose();
   return weights;
@@ -409,7 +410,7 @@ function weightArrays(model: tf.LayersModel): { values: Float32Array; shape: num
 }
 
 function baselineOn(weights: { values: Float32Array; shape: number[] }[]): tf.LayersModel {
-  const model = buildBaselineCnn();
+  const model = createBaselineModel({ seed: 1, compile: false });
   model.setWeights(weights.map((w) => tf.tensor(w.values, w.shape)));
   return model;
 }
@@ -433,7 +434,7 @@ Deno.test("baseline CNN: gradients of the BCE loss on wasm match cpu", async () 
       );
       return {
         loss: value.dataSync()[0],
-        grads: model.trainableWeights.map((w) => grads[w.originalName].dataSync() as Float32Array),
+        grads: model.trainableWeights.map((w) => grads[w.name].dataSync() as Float32Array),
       };
     });
     model.dispose();
@@ -487,7 +488,7 @@ Deno.test("baseline CNN: 5 Adam steps follow the cpu loss curve", async () => {
 
 Deno.test("baseline CNN training on wasm leaks no tensors across steps", async () => {
   await tf.setBackend("wasm");
-  const model = buildBaselineCnn();
+  const model = createBaselineModel({ seed: 1, compile: false });
   const optimizer = tf.train.adam();
   model.compile({ optimizer, loss: "binaryCrossentropy", metrics: ["accuracy"] });
   const x = tf.tensor(images(5), [BATCH, 64, 64, 3]);

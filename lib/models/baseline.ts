@@ -38,10 +38,7 @@ export function createBaselineModel(
   options: BaselineOptions = {},
 ): tf.Sequential {
   const inputShape = options.inputShape ?? [64, 64, 3];
-  const init = (offset: number) =>
-    options.seed === undefined
-      ? "glorotUniform"
-      : tf.initializers.glorotUniform({ seed: options.seed + offset });
+  const init = (offset: number) => glorotUniform(options.seed, offset);
   const model = tf.sequential({
     name: "sequential",
     layers: [
@@ -79,6 +76,24 @@ export function createBaselineModel(
   });
   if (options.compile ?? true) compileBinary(model, options.learningRate);
   return model;
+}
+
+/**
+ * Keras' default kernel initialiser (Glorot uniform), seeded with `seed + offset` so each layer
+ * of a seeded model draws its own repeatable weights; unseeded when `seed` is undefined.
+ *
+ * @example
+ * ```ts
+ * tf.layers.dense({ units: 128, kernelInitializer: glorotUniform(42, 2) });
+ * ```
+ */
+export function glorotUniform(
+  seed: number | undefined,
+  offset: number,
+): "glorotUniform" | ReturnType<typeof tf.initializers.glorotUniform> {
+  return seed === undefined
+    ? "glorotUniform"
+    : tf.initializers.glorotUniform({ seed: seed + offset });
 }
 
 /**

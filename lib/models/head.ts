@@ -6,7 +6,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { compileBinary } from "./baseline.ts";
+import { compileBinary, glorotUniform } from "./baseline.ts";
 
 /** Options for {@linkcode createTransferHead}. */
 export interface HeadOptions {
@@ -36,10 +36,7 @@ export function createTransferHead(
   featureShape: number[],
   options: HeadOptions = {},
 ): tf.Sequential {
-  const init = (offset: number) =>
-    options.seed === undefined
-      ? "glorotUniform"
-      : tf.initializers.glorotUniform({ seed: options.seed + offset });
+  const init = (offset: number) => glorotUniform(options.seed, offset);
   const head = tf.sequential({
     name: "head",
     layers: [

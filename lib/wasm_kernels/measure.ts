@@ -9,6 +9,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
+import { createBaselineModel } from "../models/baseline.ts";
 import "@tensorflow/tfjs-backend-wasm";
 import { registerWasmTrainingKernels } from "./mod.ts";
 
@@ -37,46 +38,6 @@ export class MeasureOptionsError extends Error {
     super(message);
     this.name = "MeasureOptionsError";
   }
-}
-
-/**
- * Builds the article's baseline CNN (uncompiled).
- *
- * @param seed seed of the Glorot-uniform kernel initialisers, for reproducible weights
- * @returns the model, input [64, 64, 3], output one sigmoid probability
- *
- * @example
- * ```ts
- * import * as tf from "@tensorflow/tfjs";
- * import { buildBaselineCnn } from "./measure.ts";
- *
- * await tf.setBackend("wasm");
- * const model = buildBaselineCnn();
- * model.summary();
- * ```
- */
-export function buildBaselineCnn(seed = 1): tf.Sequential {
-  const init = (k: number) => tf.initializers.glorotUniform({ seed: seed + k });
-  const model = tf.sequential();
-  model.add(tf.layers.conv2d({
-    inputShape: [64, 64, 3],
-    filters: 32,
-    kernelSize: 3,
-    activation: "relu",
-    kernelInitializer: init(0),
-  }));
-  model.add(tf.layers.maxPooling2d({ poolSize: 2 }));
-  model.add(tf.layers.conv2d({
-    filters: 32,
-    kernelSize: 3,
-    activation: "relu",
-    kernelInitializer: init(1),
-  }));
-  model.add(tf.layers.maxPooling2d({ poolSize: 2 }));
-  model.add(tf.layers.flatten());
-  model.add(tf.layers.dense({ units: 128, activation: "relu", kernelInitializer: init(2) }));
-  model.add(tf.layers.dense({ units: 1, activation: "sigmoid", kernelInitializer: init(3) }));
-  return model;
 }
 
 async function onBackend<T>(
@@ -155,12 +116,7 @@ function checkOptions(options: MeasureOptions): Required<MeasureOptions> {
 export async function measureBaselineTraining(options: MeasureOptions): Promise<number> {
   const { backend, batchSize, steps, warmupSteps, registerKernels } = checkOptions(options);
   return await onBackend(backend, registerKernels, async () => {
-    const model = buildBaselineCnn();
-    model.compile({
-      optimizer: tf.train.adam(),
-      loss: "binaryCrossentropy",
-      metrics: ["accuracy"],
-    });
+    const model = createBaselineModel({ seed: 1 });
     const x = tf.randomUniform([batchSize, 64, 64, 3], 0, 1, "float32", 1);
     const y = tf.tidy(() =>
       tf.cast(tf.greater(tf.randomUniform([batchSize, 1], 0, 1, "float32", 2), 0.5), "float32")
@@ -194,7 +150,7 @@ export async function measureBaselineTraining(options: MeasureOptions): Promise<
 export async function measureForward(options: MeasureOptions): Promise<number> {
   const { backend, batchSize, steps, warmupSteps, registerKernels } = checkOptions(options);
   return await onBackend(backend, registerKernels, async () => {
-    const model = buildBaselineCnn();
+    const model = createBaselineModel({ seed: 1, compile: false });
     const x = tf.randomUniform([batchSize, 64, 64, 3], 0, 1, "float32", 1);
     const run = async () => {
       const p = model.predict(x) as tf.Tensor;
