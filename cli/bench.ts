@@ -12,16 +12,15 @@
 import { parseArgs } from "node:util";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
-import { type BackendRequest, parseBackendRequest } from "../lib/backend.ts";
+import { type BackendRequest, parseBackendRequest, projectPaths } from "../lib/mod.ts";
 import {
   benchReportJson,
   defaultAnchorPath,
   formatBenchTable,
   measureScalePoint,
   runBench,
-} from "../lib/bench.ts";
-import { UsageError } from "../lib/cli_args.ts";
-import { projectPaths } from "../lib/config.ts";
+} from "../tools/bench/bench.ts";
+import { UsageError } from "./_args.ts";
 
 const USAGE = `Usage: deno task bench [options]
 

@@ -4,12 +4,18 @@
  *
  * @module
  */
-import { parseFlags, positiveInt, UsageError } from "../lib/cli_args.ts";
-import { runMain } from "../lib/cli_main.ts";
-import { projectPaths } from "../lib/config.ts";
-import { formatFoundLine } from "../lib/dataset.ts";
-import { ARTICLE_SPLITS, copyArticleLayout, validateArticleLayout } from "../lib/layout.ts";
-import { fetchArticleDataset, fetchCifar10Dataset, installLocalDataset } from "../lib/sources.ts";
+import { parseFlags, positiveInt, UsageError } from "./_args.ts";
+import { runMain } from "./_main.ts";
+import {
+  ARTICLE_SPLITS,
+  copyArticleLayout,
+  fetchArticleDataset,
+  fetchCifar10Dataset,
+  formatFoundLine,
+  installLocalDataset,
+  projectPaths,
+  validateArticleLayout,
+} from "../lib/mod.ts";
 
 const USAGE = `usage: deno task data --source SOURCE [options]
 

@@ -7,10 +7,10 @@
  * @module
  */
 import { join, resolve } from "node:path";
-import { parseFlags, positiveInt, UsageError } from "../lib/cli_args.ts";
-import { runMain } from "../lib/cli_main.ts";
-import { projectPaths } from "../lib/config.ts";
-import { formatProblem, runNotebooks } from "../lib/notebook_runner.ts";
+import { parseFlags, positiveInt, UsageError } from "./_args.ts";
+import { runMain } from "./_main.ts";
+import { projectPaths } from "../lib/mod.ts";
+import { formatProblem, runNotebooks } from "../tools/notebook_runner.ts";
 
 const USAGE = `usage: deno task notebooks [--html] [--quick] [--only NAMES] [--timeout SECONDS]
 

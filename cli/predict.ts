@@ -4,19 +4,21 @@
  *
  * @module
  */
-import { backendRequestFromEnv, initBackend, parseBackendRequest } from "../lib/backend.ts";
-import { parseFlags, UsageError } from "../lib/cli_args.ts";
-import { runMain } from "../lib/cli_main.ts";
-import { loadModel } from "../lib/model_io.ts";
 import {
+  backendRequestFromEnv,
   collectImages,
   confusionMatrix,
   formatAccuracyLine,
   formatConfusionMatrix,
   formatPredictionTable,
+  initBackend,
   inputSpecFromMetadata,
+  loadModel,
+  parseBackendRequest,
   predictImages,
-} from "../lib/predict.ts";
+} from "../lib/mod.ts";
+import { parseFlags, UsageError } from "./_args.ts";
+import { runMain } from "./_main.ts";
 
 const USAGE = `usage: deno task predict --model DIR [--json] PATH...
 

@@ -1,13 +1,18 @@
 /**
- * `deno task reproduce`: the whole article, headless. See `lib/reproduce.ts`.
+ * `deno task reproduce`: the whole article, headless. See `lib/experiment/reproduce.ts`.
  *
  * @module
  */
-import { backendRequestFromEnv, parseBackendRequest } from "../lib/backend.ts";
-import { integer, oneOf, parseFlags, positiveInt, positiveNumber } from "../lib/cli_args.ts";
-import { runMain } from "../lib/cli_main.ts";
-import { experimentConfig, projectPaths } from "../lib/config.ts";
-import { type BaseName, reproduce } from "../lib/reproduce.ts";
+import {
+  backendRequestFromEnv,
+  type BaseName,
+  experimentConfig,
+  parseBackendRequest,
+  projectPaths,
+  reproduce,
+} from "../lib/mod.ts";
+import { integer, oneOf, parseFlags, positiveInt, positiveNumber } from "./_args.ts";
+import { runMain } from "./_main.ts";
 
 const USAGE = `usage: deno task reproduce [options]
 

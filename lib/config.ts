@@ -6,6 +6,7 @@
  */
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { CarplaneError } from "./errors.ts";
 
 /** The article's protocol: 64x64 images, batches of 32, 30 epochs of 30 steps. */
 export interface ExperimentConfig {
@@ -174,7 +175,7 @@ export function transferConfig(
 }
 
 /** Raised for a setting with a value the project does not know. */
-export class ConfigError extends Error {
+export class ConfigError extends CarplaneError {
   constructor(message: string) {
     super(message);
     this.name = "ConfigError";

@@ -7,7 +7,7 @@ import {
   extractArchive,
   readArchiveEntries,
   safeEntrySegments,
-} from "../lib/archive.ts";
+} from "../lib/data/archive.ts";
 import { gzip, listTree, makeTar, makeZip, type TarSpec } from "./data_fixtures.ts";
 
 const text = (s: string) => new TextEncoder().encode(s);

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { createArraySource } from "../lib/array_source.ts";
+import { createArraySource } from "../lib/data/array_source.ts";
 
 Deno.test("an array source cycles through every sample once per pass, with a smaller last batch", async () => {
   const xs = Float32Array.from({ length: 10 * 2 }, (_, i) => Math.floor(i / 2));

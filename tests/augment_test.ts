@@ -8,7 +8,7 @@ import {
   type ImageTensor,
   randomTransform,
   standardize,
-} from "../lib/augment.ts";
+} from "../lib/data/augment.ts";
 
 /** A one-channel image whose value at (r, c) is `f(r, c)`. */
 function image(height: number, width: number, f: (r: number, c: number) => number): ImageTensor {

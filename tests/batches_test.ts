@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type Batch, flowFromDirectory } from "../lib/batches.ts";
-import { DatasetError } from "../lib/dataset.ts";
+import { type Batch, flowFromDirectory } from "../lib/data/batches.ts";
+import { DatasetError } from "../lib/data/dataset.ts";
 import { fixturePixels, makeImageFolder, withTempDir, writeBadImages } from "./fixtures.ts";
 
 /** Collects log lines. */

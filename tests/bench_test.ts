@@ -14,7 +14,7 @@ import {
   runPytorchAnchor,
   runScalePoint,
   type Throughput,
-} from "../lib/bench.ts";
+} from "../tools/bench/bench.ts";
 
 const PYTHON = "/usr/bin/python3";
 const SMALL_DATA = join(import.meta.dirname ?? ".", "..", "..", "shared", "datasets", "car-plane");

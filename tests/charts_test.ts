@@ -13,8 +13,8 @@ import {
   renderPng,
   renderSvg,
   writeChart,
-} from "../lib/charts.ts";
-import type { History } from "../lib/history.ts";
+} from "../lib/report/charts.ts";
+import type { History } from "../lib/training/history.ts";
 
 function curve(n: number, f: (i: number) => number): number[] {
   return Array.from({ length: n }, (_, i) => f(i));

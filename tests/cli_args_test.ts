@@ -6,7 +6,7 @@ import {
   positiveInt,
   positiveNumber,
   UsageError,
-} from "../lib/cli_args.ts";
+} from "../cli/_args.ts";
 
 const spec = { epochs: { type: "string" as const }, quick: { type: "boolean" as const } };
 

@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import sharp from "sharp";
 import { makeTestFolder, rows } from "./prediction_fixtures.ts";
-import { renderContactSheet } from "../lib/contact_sheet.ts";
+import { renderContactSheet } from "../lib/report/contact_sheet.ts";
 
 Deno.test("the contact sheet is a PNG with one framed tile per image", async () => {
   const root = await makeTestFolder();

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { BilinearResize, FrozenModel } from "../lib/models/custom_layers.ts";
-import { loadModel, saveModel } from "../lib/model_io.ts";
+import { loadModel, saveModel } from "../lib/models/model_io.ts";
 
 await tf.setBackend("cpu");
 

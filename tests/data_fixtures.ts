@@ -8,7 +8,7 @@
  * @module
  */
 import sharp from "sharp";
-import { crc32 } from "../lib/archive.ts";
+import { crc32 } from "../lib/data/archive.ts";
 
 const encoder = new TextEncoder();
 

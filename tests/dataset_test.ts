@@ -7,7 +7,7 @@ import {
   isImageFileName,
   listImageFiles,
   scanImageDirectory,
-} from "../lib/dataset.ts";
+} from "../lib/data/dataset.ts";
 import { makeImageFolder, withTempDir, writeImage } from "./fixtures.ts";
 
 Deno.test("class indices come from the sorted folder names and files are grouped by class", async () => {

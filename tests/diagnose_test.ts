@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
-import { DEFAULT_FIT_THRESHOLDS, DiagnoseError, diagnoseFit } from "../lib/diagnose.ts";
-import type { History } from "../lib/history.ts";
+import { DEFAULT_FIT_THRESHOLDS, DiagnoseError, diagnoseFit } from "../lib/training/diagnose.ts";
+import type { History } from "../lib/training/history.ts";
 
 /** Builds a history of `n` epochs from per-epoch functions (epoch index 0-based). */
 function synth(

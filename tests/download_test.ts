@@ -7,7 +7,7 @@ import {
   DownloadError,
   listPartialFiles,
   resolveLocalOrDownload,
-} from "../lib/download.ts";
+} from "../lib/data/download.ts";
 import { closedPortUrl, startServer } from "./data_fixtures.ts";
 
 const quiet = () => {};

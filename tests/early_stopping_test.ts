@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { earlyStopping } from "../lib/early_stopping.ts";
+import { earlyStopping } from "../lib/training/early_stopping.ts";
 import { overfitHistory } from "./history_fixtures.ts";
 
 Deno.test("earlyStopping replays Keras' EarlyStopping with restore_best_weights", () => {

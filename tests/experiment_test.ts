@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
-import { initBackend } from "../lib/backend.ts";
+import { initBackend } from "../lib/training/runtime.ts";
 import { experimentConfig } from "../lib/config.ts";
 import {
   composeTransferModel,
@@ -9,10 +9,10 @@ import {
   extractFeatures,
   featureExtractor,
   trainTransfer,
-} from "../lib/experiment.ts";
+} from "../lib/training/experiment.ts";
 import type { PretrainedBase } from "../lib/models/base.ts";
-import { loadModel, saveModel } from "../lib/model_io.ts";
-import { silentReporter } from "../lib/progress.ts";
+import { loadModel, saveModel } from "../lib/models/model_io.ts";
+import { silentReporter } from "../lib/training/progress.ts";
 import { makeArticleLayout, withTempDir } from "./fixtures.ts";
 
 await initBackend("wasm", { log: null, skipProbe: true });

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { isDirectory, pathExists, statOrNull } from "../lib/fs.ts";
+import { isDirectory, pathExists, statOrNull } from "../lib/_fs.ts";
 
 Deno.test("missing paths are null/false; files, folders and dangling links are told apart", async () => {
   const dir = await Deno.makeTempDir();

@@ -8,8 +8,8 @@ import {
   renderTileSheet,
   sampleGrid,
   shortenStart,
-} from "../lib/gallery.ts";
-import { ARTICLE_TRAIN_AUGMENTATION } from "../lib/experiment.ts";
+} from "../lib/report/gallery.ts";
+import { ARTICLE_TRAIN_AUGMENTATION } from "../lib/training/experiment.ts";
 import { withTempDir, writeImage } from "./fixtures.ts";
 
 async function pixels(png: Uint8Array) {

@@ -5,7 +5,7 @@
  *
  * @module
  */
-import type { History } from "../lib/history.ts";
+import type { History } from "../lib/training/history.ts";
 
 /** val_loss falls to its minimum in epoch 3, then rises; train keeps improving. */
 export function overfitHistory(): History {

@@ -6,7 +6,7 @@ import {
   HistoryError,
   historyFromCsv,
   historyToCsv,
-} from "../lib/history.ts";
+} from "../lib/training/history.ts";
 
 const sample: History = {
   epoch: [0, 1, 2],

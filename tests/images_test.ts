@@ -10,7 +10,7 @@ import {
   resizeNearest,
   type RgbImage,
   UnreadableImagesError,
-} from "../lib/images.ts";
+} from "../lib/data/images.ts";
 import { encodeRgb, fixturePixels, withTempDir, writeBadImages, writeImage } from "./fixtures.ts";
 
 function maxDiff(a: Uint8Array, b: Uint8Array): number {

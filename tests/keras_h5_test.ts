@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import h5wasm from "h5wasm/node";
-import { loadKerasH5IntoModel, readKerasH5Weights, WeightsError } from "../lib/weights/keras_h5.ts";
+import { loadKerasH5IntoModel, readKerasH5Weights, WeightsError } from "../lib/models/keras_h5.ts";
 import { convLayer, type LayerSpec, randomValues, writeKerasH5 } from "./keras_h5_fixtures.ts";
 
 const quiet = () => {};

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { copyArticleLayout, LayoutError, validateArticleLayout } from "../lib/layout.ts";
-import { DatasetError } from "../lib/dataset.ts";
+import { copyArticleLayout, LayoutError, validateArticleLayout } from "../lib/data/layout.ts";
+import { DatasetError } from "../lib/data/dataset.ts";
 import { makeArticleLayout, makeImageFolder, withTempDir, writeImage } from "./fixtures.ts";
 
 const SPEC = {

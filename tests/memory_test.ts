@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { trackPeakRss } from "../lib/memory.ts";
+import { trackPeakRss } from "../lib/training/memory.ts";
 
 Deno.test("the peak RSS tracker sees an allocation that is freed again", async () => {
   const tracker = trackPeakRss(5);

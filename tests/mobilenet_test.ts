@@ -4,7 +4,7 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import { createMobileNetBase, MobileNetError } from "../lib/models/mobilenet.ts";
 import type { PretrainedBase } from "../lib/models/base.ts";
-import { loadModel, saveModel } from "../lib/model_io.ts";
+import { loadModel, saveModel } from "../lib/models/model_io.ts";
 
 // wasm runs the real MobileNet's inference several times faster than cpu.
 await tf.setBackend("wasm");

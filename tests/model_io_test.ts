@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { loadModel, ModelLoadError, ModelSaveError, saveModel } from "../lib/model_io.ts";
+import { loadModel, ModelLoadError, ModelSaveError, saveModel } from "../lib/models/model_io.ts";
 
 await tf.setBackend("cpu");
 

@@ -16,7 +16,7 @@ import {
   problemFromNbconvertError,
   runNotebooks,
   stripAnsi,
-} from "../lib/notebook_runner.ts";
+} from "../tools/notebook_runner.ts";
 import { withTempDir } from "./fixtures.ts";
 
 const KERNELSPEC = { display_name: "Deno", language: "typescript", name: "deno" };
@@ -153,7 +153,7 @@ const NBCONVERT_FAILURE = `Traceback (most recent call last):
     raise CellExecutionError.from_cell_and_msg(cell, exec_reply_content)
 nbclient.exceptions.CellExecutionError: An error occurred while executing the following cell:
 ------------------
-import { chartDisplay } from "../lib/charts.ts";
+import { chartDisplay } from "../lib/report/charts.ts";
 const h = load();
 ------------------
 
@@ -167,7 +167,7 @@ Deno.test("problemFromNbconvertError finds the failing cell by its source", () =
   const nb = notebook([
     md("intro", "# x"),
     code("first", "1"),
-    code("charts", 'import { chartDisplay } from "../lib/charts.ts";\nconst h = load();\n'),
+    code("charts", 'import { chartDisplay } from "../lib/report/charts.ts";\nconst h = load();\n'),
   ]);
   assert.equal(
     formatProblem(problemFromNbconvertError(NBCONVERT_FAILURE, nb, "02_baseline.ipynb")),

@@ -20,7 +20,7 @@ import {
   type Notebook,
   readNotebook,
   runNotebooks,
-} from "../lib/notebook_runner.ts";
+} from "../tools/notebook_runner.ts";
 import { makeArticleLayout } from "./fixtures.ts";
 
 const ROOT = fileURLToPath(new URL("..", import.meta.url));

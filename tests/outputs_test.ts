@@ -9,7 +9,7 @@ import {
   readRunStatus,
   RUN_FILE,
   startRun,
-} from "../lib/outputs.ts";
+} from "../lib/runs/outputs.ts";
 
 async function listDir(dir: string): Promise<string[]> {
   const names: string[] = [];

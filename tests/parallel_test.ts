@@ -5,8 +5,8 @@ import {
   createParallelPredictor,
   ParallelError,
   splitShares,
-} from "../lib/parallel.ts";
-import { createTrainStep, type LabeledBatch } from "../lib/train.ts";
+} from "../lib/training/parallel.ts";
+import { createTrainStep, type LabeledBatch } from "../lib/training/fit.ts";
 import { FrozenModel } from "../lib/models/custom_layers.ts";
 
 await tf.setBackend("cpu");
@@ -204,7 +204,7 @@ Deno.test("the parallel predictor gives model.predict's outputs for a frozen nes
 });
 
 Deno.test("on wasm, with the project's training kernels, the steps agree too", async () => {
-  const { initBackend } = await import("../lib/backend.ts");
+  const { initBackend } = await import("../lib/training/runtime.ts");
   await initBackend("wasm", { log: null, skipProbe: true });
   try {
     const parallelModel = tinyModel(8);

@@ -10,7 +10,7 @@ import {
   formatPredictionTable,
   PredictError,
   predictImages,
-} from "../lib/predict.ts";
+} from "../lib/models/predict.ts";
 
 import { makeTestFolder, rows } from "./prediction_fixtures.ts";
 

@@ -1,7 +1,7 @@
 /** Shared fixtures of the prediction tests: scored rows and a folder of dark and bright images. */
 import { join } from "node:path";
 import sharp from "sharp";
-import type { PredictionRow } from "../lib/predict.ts";
+import type { PredictionRow } from "../lib/models/predict.ts";
 
 /** Writes dark "cars" and bright "planes" 16x16 PNGs. */
 export async function makeTestFolder(): Promise<string> {

@@ -4,7 +4,7 @@ import {
   formatDuration,
   formatEpochLine,
   formatProgbar,
-} from "../lib/progress.ts";
+} from "../lib/training/progress.ts";
 
 Deno.test("the epoch line reads like Keras' (1-based)", () => {
   assert.equal(formatEpochLine(2, 30), "Epoch 3/30");

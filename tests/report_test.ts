@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
-import { renderReport } from "../lib/report.ts";
-import type { ModelMetrics, ReproduceMetrics } from "../lib/reproduce.ts";
-import { diagnoseFit } from "../lib/diagnose.ts";
+import { renderReport } from "../lib/report/report.ts";
+import type { ModelMetrics, ReproduceMetrics } from "../lib/experiment/reproduce.ts";
+import { diagnoseFit } from "../lib/training/diagnose.ts";
 import { experimentConfig } from "../lib/config.ts";
-import type { History } from "../lib/history.ts";
+import type { History } from "../lib/training/history.ts";
 
 function model(valLoss: number[], correct: number): ModelMetrics {
   const history: History = {

@@ -6,10 +6,14 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { experimentConfig } from "../lib/config.ts";
-import { DatasetError } from "../lib/dataset.ts";
-import { OutputError, readRunStatus } from "../lib/outputs.ts";
-import { reproduce, type ReproduceMetrics, type ReproduceOptions } from "../lib/reproduce.ts";
-import { silentReporter } from "../lib/progress.ts";
+import { DatasetError } from "../lib/data/dataset.ts";
+import { OutputError, readRunStatus } from "../lib/runs/outputs.ts";
+import {
+  reproduce,
+  type ReproduceMetrics,
+  type ReproduceOptions,
+} from "../lib/experiment/reproduce.ts";
+import { silentReporter } from "../lib/training/progress.ts";
 import { makeArticleLayout, withTempDir } from "./fixtures.ts";
 
 const SHARED = new URL("../../shared/", import.meta.url).pathname;

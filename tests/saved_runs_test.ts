@@ -2,9 +2,9 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { experimentConfig } from "../lib/config.ts";
-import { loadModel } from "../lib/model_io.ts";
-import type { InputSpec } from "../lib/predict.ts";
-import { silentReporter } from "../lib/progress.ts";
+import { loadModel } from "../lib/models/model_io.ts";
+import type { InputSpec } from "../lib/models/predict.ts";
+import { silentReporter } from "../lib/training/progress.ts";
 import {
   historyFiles,
   historyFromOutputsOrTrain,
@@ -14,7 +14,7 @@ import {
   type NotebookModelRecord,
   saveNotebookModel,
   trainArticleBaseline,
-} from "../lib/saved_runs.ts";
+} from "../lib/runs/saved_runs.ts";
 import { makeArticleLayout, withTempDir } from "./fixtures.ts";
 import { historyOf } from "./history_fixtures.ts";
 

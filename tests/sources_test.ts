@@ -1,8 +1,8 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import sharp from "sharp";
-import { ArchiveError } from "../lib/archive.ts";
-import { DownloadError, listPartialFiles } from "../lib/download.ts";
+import { ArchiveError } from "../lib/data/archive.ts";
+import { DownloadError, listPartialFiles } from "../lib/data/download.ts";
 import {
   DatasetSourceError,
   ensureDataset,
@@ -10,7 +10,7 @@ import {
   fetchCifar10Dataset,
   hasDatasetLayout,
   installLocalDataset,
-} from "../lib/sources.ts";
+} from "../lib/data/sources.ts";
 import {
   articleRepoEntries,
   cifarRecord,

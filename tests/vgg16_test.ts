@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { DownloadError } from "../lib/download.ts";
+import { DownloadError } from "../lib/data/download.ts";
 import {
   buildVgg16Architecture,
   createVgg16Base,
@@ -10,7 +10,7 @@ import {
   VGG16_PREPROCESS_LAYER,
   vgg16PreprocessLayer,
 } from "../lib/models/vgg16.ts";
-import { WeightsError } from "../lib/weights/keras_h5.ts";
+import { WeightsError } from "../lib/models/keras_h5.ts";
 import { type LayerSpec, vgg16NotopLayers, writeKerasH5 } from "./keras_h5_fixtures.ts";
 import { startServer } from "./data_fixtures.ts";
 

@@ -12,8 +12,8 @@ import {
   registerWasmTrainingKernels,
   UnsupportedKernelArgumentError,
   wasmTrainingKernels,
-} from "../lib/wasm_kernels/mod.ts";
-import { measureBaselineTraining } from "../lib/wasm_kernels/measure.ts";
+} from "../lib/training/wasm_kernels/mod.ts";
+import { measureBaselineTraining } from "../tools/bench/measure.ts";
 import { createBaselineModel } from "../lib/models/baseline.ts";
 
 const TOLERANCE = 1e-4;

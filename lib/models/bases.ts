@@ -6,12 +6,13 @@
 import type { PretrainedBase } from "./base.ts";
 import { createMobileNetBase } from "./mobilenet.ts";
 import { createVgg16Base } from "./vgg16.ts";
+import { CarplaneError } from "../errors.ts";
 
 /** The bases this project knows, and `none` for no transfer step. */
 export type BaseName = "vgg16" | "mobilenet" | "none";
 
 /** Raised for a base that cannot be built from the options given. */
-export class BaseOptionsError extends Error {
+export class BaseOptionsError extends CarplaneError {
   constructor(message: string) {
     super(message);
     this.name = "BaseOptionsError";

@@ -1,7 +1,7 @@
 /**
  * This project's serialisable custom layers. Importing this module registers them with
  * TensorFlow.js' serialisation, so models that contain them load with `tf.loadLayersModel`
- * and `loadModel` (`lib/model_io.ts` imports this module for that reason).
+ * and `loadModel` (`lib/models/model_io.ts` imports this module for that reason).
  *
  * - {@linkcode BilinearResize}: resizes images like Keras' `Resizing` layer. TensorFlow.js
  *   4.22 has `tf.layers.resizing`, but its `computeOutputShape` drops the batch dimension and

@@ -21,10 +21,11 @@
 import * as tf from "@tensorflow/tfjs";
 import type { PretrainedBase } from "./base.ts";
 import { BilinearResize, FrozenModel } from "./custom_layers.ts";
-import { loadModel } from "../model_io.ts";
+import { loadModel } from "./model_io.ts";
+import { CarplaneError } from "../errors.ts";
 
 /** Raised when the MobileNet weights do not give the requested base. */
-export class MobileNetError extends Error {
+export class MobileNetError extends CarplaneError {
   constructor(message: string) {
     super(message);
     this.name = "MobileNetError";

@@ -7,8 +7,13 @@
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import type { PretrainedBase } from "./base.ts";
-import { defaultCacheDir, fileNameFromUrl, isUrl, resolveLocalOrDownload } from "../download.ts";
-import { loadKerasH5IntoModel, WeightsError } from "../weights/keras_h5.ts";
+import {
+  defaultCacheDir,
+  fileNameFromUrl,
+  isUrl,
+  resolveLocalOrDownload,
+} from "../data/download.ts";
+import { loadKerasH5IntoModel, WeightsError } from "./keras_h5.ts";
 
 /** File name of Keras' VGG16 `include_top=False` ImageNet weights. */
 export const VGG16_NOTOP_FILE = "vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5";

@@ -1,0 +1,6 @@
+/**
+ * The whole article in one call: `reproduce`.
+ *
+ * @module
+ */
+export * from "./reproduce.ts";

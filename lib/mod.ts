@@ -1,0 +1,119 @@
+/**
+ * The front door: what a notebook or a script imports to reproduce the article, or to run the
+ * same steps on its own image folders. Each group below comes from one folder of `lib/`, whose
+ * own `mod.ts` has the rest of that folder's public API (`lib/data/mod.ts`, `lib/models/mod.ts`,
+ * `lib/training/mod.ts`, `lib/report/mod.ts`, `lib/runs/mod.ts`, `lib/notebook/mod.ts`).
+ *
+ * @example
+ * ```ts
+ * import { createArticleFlows, createBaselineModel, fit, initBackend } from "./lib/mod.ts";
+ * await initBackend("auto");
+ * const flows = await createArticleFlows("data");
+ * const model = createBaselineModel();
+ * const { history } = await fit(model, flows.train, { epochs: 30, stepsPerEpoch: 30, validationData: flows.val });
+ * ```
+ *
+ * @module
+ */
+
+// configuration and errors
+export {
+  ARTICLE,
+  ConfigError,
+  type ExperimentConfig,
+  experimentConfig,
+  projectPaths,
+  transferConfig,
+} from "./config.ts";
+export { CarplaneError, formatError } from "./errors.ts";
+
+// data: folders -> images -> augmented batches
+export {
+  ARTICLE_SPLITS,
+  type ClassMode,
+  copyArticleLayout,
+  DatasetError,
+  decodeImageFile,
+  type DirectoryIterator,
+  download,
+  fetchArticleDataset,
+  fetchCifar10Dataset,
+  flowFromDirectory,
+  type FlowOptions,
+  formatFoundLine,
+  type ImageDataset,
+  installLocalDataset,
+  scanImageDirectory,
+  validateArticleLayout,
+} from "./data/mod.ts";
+
+// models
+export {
+  type BaseName,
+  collectImages,
+  confusionMatrix,
+  countParams,
+  createBase,
+  createBaselineModel,
+  createTransferHead,
+  formatAccuracyLine,
+  formatConfusionMatrix,
+  formatCount,
+  formatPredictionTable,
+  inputSpecFromMetadata,
+  loadModel,
+  predictImages,
+  type PredictionRow,
+  saveModel,
+  summarize,
+} from "./models/mod.ts";
+
+// training
+export {
+  ARTICLE_TRAIN_AUGMENTATION,
+  type BackendRequest,
+  backendRequestFromEnv,
+  createArticleFlows,
+  createDataParallelTrainStep,
+  createParallelPredictor,
+  diagnoseFit,
+  earlyStopping,
+  evaluate,
+  fit,
+  type FitOptions,
+  type FitResult,
+  type History,
+  historyToCsv,
+  initBackend,
+  parseBackendRequest,
+  trainBaseline,
+  trainTransfer,
+} from "./training/mod.ts";
+
+// report
+export {
+  accuracyChartSpec,
+  augmentationGrid,
+  chartDisplay,
+  comparisonChartSpec,
+  imageDisplay,
+  lossChartSpec,
+  renderContactSheet,
+  renderReport,
+  type ReproduceMetrics,
+  sampleGrid,
+  writeChart,
+} from "./report/mod.ts";
+
+// runs: the outputs folder
+export {
+  atomicWriteFile,
+  historyFromOutputsOrTrain,
+  modelFromOutputsOrTrain,
+  saveNotebookModel,
+  startRun,
+  trainArticleBaseline,
+} from "./runs/mod.ts";
+
+// the whole article in one call
+export { reproduce, type ReproduceOptions } from "./experiment/mod.ts";

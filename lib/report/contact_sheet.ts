@@ -1,0 +1,58 @@
+/**
+ * A contact sheet of predicted images: each image enlarged, framed green when the prediction is
+ * right and red when it is wrong, and captioned with the predicted class and its probability.
+ * Rendered with sharp to PNG (the tile layout is `lib/gallery.ts`' {@linkcode renderTileSheet}).
+ *
+ * @module
+ */
+import { renderTileSheet, shortenStart, type Tile } from "./gallery.ts";
+import type { PredictionRow } from "../models/predict.ts";
+
+/** Options for {@linkcode renderContactSheet}. */
+export interface ContactSheetOptions {
+  /** Tile edge in pixels (default 128; small images are enlarged with nearest neighbour). */
+  tileSize?: number;
+  /** Tiles per row (default 5). */
+  columns?: number;
+  /** A title over the sheet (default none). */
+  title?: string;
+}
+
+/**
+ * Renders `rows` (with their image files at `files[i]`) as one PNG.
+ *
+ * @example
+ * ```ts
+ * const png = await renderContactSheet(rows, list.files, { title: "Test images" });
+ * await Deno.writeFile("outputs/test_predictions.png", png);
+ * ```
+ */
+export async function renderContactSheet(
+  rows: PredictionRow[],
+  files: string[],
+  options: ContactSheetOptions = {},
+): Promise<Uint8Array> {
+  if (rows.length !== files.length || rows.length === 0) {
+    throw new RangeError(
+      `renderContactSheet needs one file per row and at least one row (got ${rows.length} rows, ${files.length} files).`,
+    );
+  }
+  const tiles: Tile[] = rows.map((r, i) => {
+    const colour = r.correct === null ? "#666666" : r.correct ? "#2ca02c" : "#d62728";
+    const verdict = r.correct === null ? "" : r.correct ? " ✓" : ` ✗ (is ${r.trueLabel})`;
+    return {
+      image: files[i],
+      frame: colour,
+      captions: [
+        { text: `${r.predictedLabel} ${r.probability.toFixed(2)}${verdict}`, colour },
+        { text: shortenStart(r.file, 22), colour: "#555" },
+      ],
+    };
+  });
+  return await renderTileSheet(tiles, {
+    tileSize: options.tileSize ?? 128,
+    columns: options.columns ?? 5,
+    title: options.title,
+    captionLines: 2,
+  });
+}

@@ -1,0 +1,47 @@
+/**
+ * What a run measured: the numbers of each trained model and what `metrics.json` holds. The
+ * types live here, beside the report that renders them, so that the experiment that fills them
+ * and the report that reads them do not import each other.
+ *
+ * @module
+ */
+import type { ExperimentConfig } from "../config.ts";
+import type { FitDiagnosis } from "../training/diagnose.ts";
+import type { TransferMode } from "../training/experiment.ts";
+import type { History } from "../training/history.ts";
+
+/** The numbers of one trained model. */
+export interface ModelMetrics {
+  params: { total: number; trainable: number; nonTrainable: number };
+  history: History;
+  epochSeconds: number[];
+  trainSeconds: number;
+  finalValAccuracy: number;
+  bestValAccuracy: number;
+  finalValLoss: number;
+  minValLoss: number;
+  diagnosis: FitDiagnosis;
+  test: { correct: number; total: number; accuracy: number; line: string; misclassified: string[] };
+  confusionMatrix: number[][];
+}
+
+/** What `metrics.json` holds. */
+export interface ReproduceMetrics {
+  generatedAt: string;
+  command: string;
+  backend: { name: string; reason: string; threads: number };
+  dataset: { dir: string; classNames: string[]; train: number; val: number; test: number };
+  config: ExperimentConfig;
+  timings: { totalSeconds: number; peakRssMiB: number };
+  baseline: ModelMetrics;
+  transfer:
+    | (ModelMetrics & {
+      base: string;
+      weights: string;
+      preprocessing: string;
+      mode: TransferMode;
+      baseParams: { total: number; trainable: number; nonTrainable: number };
+      featureSeconds: number;
+    })
+    | { skipped: string };
+}

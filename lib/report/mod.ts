@@ -1,0 +1,11 @@
+/**
+ * Report: vega-lite charts (SVG/PNG), image grids, the captioned contact sheet, the metrics types
+ * and the markdown report of a run.
+ *
+ * @module
+ */
+export * from "./charts.ts";
+export * from "./contact_sheet.ts";
+export * from "./gallery.ts";
+export * from "./metrics.ts";
+export * from "./report.ts";

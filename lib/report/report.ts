@@ -1,0 +1,153 @@
+/**
+ * `outputs/report.md`: the run's figures beside the article's, the charts, the diagnosis and
+ * the test predictions, rendered from the metrics a run wrote (never from hard-coded numbers).
+ *
+ * @module
+ */
+import { ARTICLE } from "../config.ts";
+import type { ModelMetrics, ReproduceMetrics } from "./metrics.ts";
+import { formatCount } from "../models/summary.ts";
+
+const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : String(x));
+const pct = (x: number) => `${Math.round(x * 100)}%`;
+
+/**
+ * Renders the Markdown report of a run.
+ *
+ * @example
+ * ```ts
+ * await Deno.writeTextFile("outputs/report.md", renderReport(metrics, "wasm (2 threads)"));
+ * ```
+ */
+export function renderReport(m: ReproduceMetrics, backendLine: string): string {
+  const c = m.config;
+  const t = "skipped" in m.transfer ? null : m.transfer;
+  const lines: string[] = [];
+  lines.push(
+    "# Car vs plane: the article reproduced",
+    "",
+    `Generated ${m.generatedAt} by \`${m.command}\`.`,
+    "",
+    `- Backend: ${backendLine}`,
+    `- Data: ${m.dataset.dir} (${m.dataset.train} training, ${m.dataset.val} validation, ` +
+      `${m.dataset.test} test images; classes ${
+        m.dataset.classNames.map((n, i) => `${n} = ${i}`).join(", ")
+      })`,
+    `- Protocol: ${c.epochs} epochs x ${c.stepsPerEpoch} steps x batch ${c.batchSize}, ` +
+      `${c.targetSize.join("x")} images, seed ${c.seed}${
+        c.quick ? " — QUICK smoke run, not the article's protocol" : ""
+      }`,
+    `- Wall time ${m.timings.totalSeconds.toFixed(0)} s, peak memory ${
+      m.timings.peakRssMiB.toFixed(0)
+    } MiB`,
+    "",
+    "## Results beside the article",
+    "",
+    "| | article | this run: baseline CNN | this run: transfer |",
+    "| --- | --- | --- | --- |",
+    `| parameters | ${formatCount(ARTICLE.baselineParams)} (baseline); VGG16 base ${
+      formatCount(ARTICLE.vgg16Params)
+    } frozen | ${formatCount(m.baseline.params.total)} | ${
+      t
+        ? `${formatCount(t.params.total)} (${t.base} base ${
+          formatCount(t.baseParams.total)
+        } frozen, ${formatCount(t.params.trainable)} trainable)`
+        : "—"
+    } |`,
+    row(
+      "final val accuracy",
+      "0.80–0.875 (baseline); about the same (VGG16)",
+      m.baseline,
+      t,
+      (x) => f3(x.finalValAccuracy),
+    ),
+    row("best val accuracy", "", m.baseline, t, (x) => f3(x.bestValAccuracy)),
+    row(
+      "final val loss",
+      "rising (baseline); much lower (VGG16)",
+      m.baseline,
+      t,
+      (x) => f3(x.finalValLoss),
+    ),
+    row(
+      "lowest val loss (epoch)",
+      "",
+      m.baseline,
+      t,
+      (x) => `${f3(x.minValLoss)} (${x.diagnosis.bestValLossEpoch})`,
+    ),
+    row("final train accuracy", "", m.baseline, t, (x) => f3(x.diagnosis.finalAccuracy)),
+    row(
+      "test images right",
+      `${ARTICLE.testCorrect} of ${ARTICLE.testTotal} (${
+        pct(ARTICLE.testCorrect / ARTICLE.testTotal)
+      })`,
+      m.baseline,
+      t,
+      (x) => `${x.test.correct} of ${x.test.total} (${pct(x.test.accuracy)})`,
+    ),
+    row("training time", "", m.baseline, t, (x) => `${x.trainSeconds.toFixed(0)} s`),
+    "",
+    "## Baseline CNN",
+    "",
+    `Diagnosis: ${m.baseline.diagnosis.message}`,
+    "",
+    "![Model Loss](model_loss.png)",
+    "![Model Accuracy](model_accuracy.png)",
+    "",
+  );
+  if (t) {
+    lines.push(
+      `## Transfer learning: frozen ${t.base} base, ${t.mode} mode`,
+      "",
+      `- Weights: ${t.weights}`,
+      `- Preprocessing: ${t.preprocessing}`,
+      t.mode === "features" ? `- Feature extraction: ${t.featureSeconds.toFixed(1)} s` : "",
+      `- Diagnosis: ${t.diagnosis.message}`,
+      "",
+      "![Transfer loss](transfer_loss.png)",
+      "![Transfer accuracy](transfer_accuracy.png)",
+      "![Baseline vs transfer](comparison.png)",
+      "",
+    );
+  } else {
+    lines.push(
+      "## Transfer learning",
+      "",
+      `Not run: ${(m.transfer as { skipped: string }).skipped}`,
+      "",
+    );
+  }
+  const final = t ?? m.baseline;
+  lines.push(
+    `## Predictions on the unseen test images (${t ? "transfer" : "baseline"} model)`,
+    "",
+    final.test.line,
+    "",
+    "![Test predictions](test_predictions.png)",
+    "",
+    "Confusion matrix (rows: true class, columns: predicted):",
+    "",
+    `| | ${m.dataset.classNames.join(" | ")} |`,
+    `| --- | ${m.dataset.classNames.map(() => "---").join(" | ")} |`,
+    ...final.confusionMatrix.map((r, i) => `| ${m.dataset.classNames[i]} | ${r.join(" | ")} |`),
+    "",
+    final.test.misclassified.length
+      ? `Misclassified: ${final.test.misclassified.map((f) => `\`${f}\``).join(", ")}`
+      : "No test image misclassified.",
+    "",
+  );
+  return lines.filter((l, i, a) => !(l === "" && a[i - 1] === "")).join("\n");
+}
+
+function row(
+  name: string,
+  article: string,
+  baseline: ModelMetrics,
+  transfer: ModelMetrics | null,
+  value: (m: ModelMetrics) => string,
+): string {
+  return `| ${name} | ${article || "—"} | ${value(baseline)} | ${
+    transfer ? value(transfer) : "—"
+  } |`;
+}
