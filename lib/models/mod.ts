@@ -9,6 +9,7 @@ export * from "./base.ts";
 export * from "./baseline.ts";
 export * from "./bases.ts";
 export * from "./custom_layers.ts";
+export * from "./gradcam.ts";
 export * from "./head.ts";
 export * from "./keras_h5.ts";
 export * from "./mobilenet.ts";

@@ -7,5 +7,6 @@
 export * from "./charts.ts";
 export * from "./contact_sheet.ts";
 export * from "./gallery.ts";
+export * from "./heatmap.ts";
 export * from "./metrics.ts";
 export * from "./report.ts";
