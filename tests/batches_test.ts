@@ -41,6 +41,16 @@ Deno.test("flowFromDirectory prints the Found line and exposes Keras' iterator a
   });
 });
 
+Deno.test("flowFromDirectory warns after the Found line when one class has over 3x the images", async () => {
+  await withTempDir(async (dir) => {
+    await makeImageFolder(dir, { classes: { cars: 2, planes: 7 }, size: 8, format: "png" });
+    const { lines, log } = collector();
+    await flowFromDirectory(dir, { targetSize: [8, 8], batchSize: 4, classMode: "binary", log });
+    assert.equal(lines[0], "Found 9 images belonging to 2 classes.");
+    assert.match(lines[1], /^Warning: class imbalance: planes has 7 images, cars 2 \(4x\)/);
+  });
+});
+
 Deno.test("without shuffling, batches follow file order with a smaller last batch and the iterator restarts", async () => {
   await withTempDir(async (dir) => {
     await makeImageFolder(dir, { classes: { cars: 6, planes: 5 }, size: 32, format: "png" });

@@ -4,6 +4,7 @@ import {
   compareCodePoints,
   DatasetError,
   formatFoundLine,
+  formatImbalanceWarning,
   isImageFileName,
   listImageFiles,
   scanImageDirectory,
@@ -187,4 +188,24 @@ Deno.test("a requested class without a folder is an error", async () => {
     );
     await assert.rejects(scanImageDirectory(dir, { classes: ["cars", "cars"] }), /twice/);
   });
+});
+
+Deno.test("more than 3x the images of another class gets a warning naming both classes", () => {
+  const labels = (counts: number[]) => counts.flatMap((n, c) => new Array(n).fill(c));
+  const names = ["cars", "planes", "ships"];
+  assert.equal(formatImbalanceWarning({ classNames: names, labels: labels([80, 80, 80]) }), null);
+  assert.equal(
+    formatImbalanceWarning({ classNames: names, labels: labels([80, 240, 100]) }),
+    null,
+    "3x exactly is still fine",
+  );
+  assert.equal(
+    formatImbalanceWarning({ classNames: ["cars", "planes"], labels: labels([80, 10080]) }),
+    "Warning: class imbalance: planes has 10080 images, cars 80 (126x). Accuracy will flatter " +
+      "the model; balance the folders or weigh the classes (Keras' class_weight).",
+  );
+  assert.match(
+    formatImbalanceWarning({ classNames: names, labels: labels([5, 40, 16]) })!,
+    /planes has 40 images, cars 5 \(8x\)/,
+  );
 });

@@ -20,6 +20,7 @@ import {
   DatasetError,
   filterDataset,
   formatFoundLine,
+  formatImbalanceWarning,
   type ImageDataset,
   scanImageDirectory,
 } from "./dataset.ts";
@@ -227,6 +228,8 @@ export async function flowFromDirectory(
     );
   }
   log(formatFoundLine(dataset));
+  const imbalance = formatImbalanceWarning(dataset);
+  if (imbalance !== null) log(imbalance);
 
   // Cache: one 8-bit RGB image per usable file, all at the target size.
   const cache = loaded.images;
