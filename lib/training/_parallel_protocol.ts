@@ -8,6 +8,15 @@
  */
 import * as tf from "@tensorflow/tfjs";
 import type { BackendName } from "./runtime.ts";
+import { CarplaneError } from "../errors.ts";
+
+/** Raised when a Worker fails (its message is included) or a closed step/predictor is used. */
+export class ParallelError extends CarplaneError {
+  constructor(message: string) {
+    super(message);
+    this.name = "ParallelError";
+  }
+}
 
 /** The losses the data-parallel step can differentiate. */
 export type ParallelLoss = "binaryCrossentropy" | "categoricalCrossentropy";
@@ -25,10 +34,52 @@ export interface ShareGradients {
 }
 
 /**
+ * The loss the model was compiled with, if the data-parallel step supports it.
+ *
+ * @example
+ * ```ts
+ * model.compile({ optimizer: "adam", loss: "binaryCrossentropy" });
+ * parallelLossOf(model); // "binaryCrossentropy"
+ * ```
+ */
+export function parallelLossOf(model: tf.LayersModel): ParallelLoss {
+  const loss = Array.isArray(model.loss) && model.loss.length === 1 ? model.loss[0] : model.loss;
+  if (loss === "binaryCrossentropy" || loss === "binary_crossentropy") {
+    return "binaryCrossentropy";
+  }
+  if (loss === "categoricalCrossentropy" || loss === "categorical_crossentropy") {
+    return "categoricalCrossentropy";
+  }
+  const shown = typeof loss === "string" ? loss : typeof loss;
+  throw new ParallelError(
+    `The data-parallel step supports models compiled with loss "binaryCrossentropy" or ` +
+      `"categoricalCrossentropy" (got ${shown}): compile the model with one of them, or train ` +
+      `with the default trainOnBatch step.`,
+  );
+}
+
+/**
+ * Per-image weights `classWeight[class]` for labels `ys` (`[n, 1]` binary or `[n, k]` one-hot).
+ *
+ * @example
+ * ```ts
+ * sampleWeights(tf.tensor2d([[0], [1]]), [2, 0.5]); // [2, 0.5]
+ * ```
+ */
+export function sampleWeights(ys: tf.Tensor, classWeight: readonly number[]): tf.Tensor1D {
+  return tf.tidy(() => {
+    const classes = ys.shape[1] === 1 ? ys.reshape([-1]).round().toInt() : ys.argMax(1);
+    return tf.gather(tf.tensor1d(classWeight as number[]), classes) as tf.Tensor1D;
+  });
+}
+
+/**
  * Loss and gradients of one share of a batch on `model`, in training mode (Dropout on), with
  * the loss Keras uses (cross-entropy with epsilon 1e-7) scaled by `1 / totalSize` so that the
  * shares' gradients add up to the full batch's. `regularization` adds the model's weight
- * penalties (do it on exactly one share). Used by the main thread and by every Worker.
+ * penalties (do it on exactly one share). `classWeight[c]` weighs the loss of each image of
+ * class `c` (Keras' `class_weight`: `sum(w * loss) / totalSize`). Used by the main thread and
+ * by every Worker.
  *
  * @example
  * ```ts
@@ -45,15 +96,17 @@ export function shareGradients(
   totalSize: number,
   loss: ParallelLoss,
   regularization: boolean,
+  classWeight: readonly number[] | null = null,
 ): ShareGradients {
   let lossSum: tf.Tensor | null = null;
   let correct: tf.Tensor | null = null;
   let penalty: tf.Tensor | null = null;
   const { value, grads } = tf.variableGrads(() => {
     const p = model.apply(xs, { training: true }) as tf.Tensor;
-    const perImage = loss === "binaryCrossentropy"
+    let perImage = loss === "binaryCrossentropy"
       ? tf.metrics.binaryCrossentropy(ys, p)
       : tf.metrics.categoricalCrossentropy(ys, p);
+    if (classWeight !== null) perImage = perImage.mul(sampleWeights(ys, classWeight));
     const hits = loss === "binaryCrossentropy"
       ? tf.metrics.binaryAccuracy(ys, p)
       : tf.metrics.categoricalAccuracy(ys, p);
@@ -96,6 +149,8 @@ export interface InitMessage {
   /** `model.toJSON()` of the main thread's model. */
   topology: string;
   loss: ParallelLoss | null;
+  /** Keras' `class_weight` by class index, or null for none. */
+  classWeight: number[] | null;
   /** `originalName`s of the trainable weights, in the order steps send them. */
   trainable: string[];
   /** Weights to set now, by `originalName`. */

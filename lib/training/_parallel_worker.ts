@@ -36,6 +36,7 @@ interface Replica {
   model: tf.LayersModel;
   variables: tf.Variable[];
   loss: ParallelLoss | null;
+  classWeight: number[] | null;
 }
 
 /**
@@ -116,7 +117,7 @@ async function initReplica(message: InitMessage): Promise<Replica> {
     lv.trainable = true;
     return lv.read() as tf.Variable;
   });
-  return { model, variables, loss: message.loss };
+  return { model, variables, loss: message.loss, classWeight: message.classWeight };
 }
 
 function runStep(replica: Replica, message: StepMessage): WorkerReply & { type: "grads" } {
@@ -140,6 +141,7 @@ function runStep(replica: Replica, message: StepMessage): WorkerReply & { type: 
       message.totalSize,
       loss,
       false,
+      replica.classWeight,
     );
     const grads = share.grads.map((g) => ({
       buffer: new Float32Array(g.dataSync() as Float32Array).buffer,

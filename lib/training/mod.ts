@@ -5,6 +5,7 @@
  *
  * @module
  */
+export * from "./class_weight.ts";
 export * from "./diagnose.ts";
 export * from "./early_stopping.ts";
 export * from "./experiment.ts";

@@ -34,25 +34,24 @@
 import * as tf from "@tensorflow/tfjs";
 import { type LabeledBatch, type StepResult, TrainingError, type TrainStep } from "./fit.ts";
 import type { BackendName } from "./runtime.ts";
+import { checkClassWeight } from "./class_weight.ts";
 import {
+  ParallelError,
   type ParallelLoss,
+  parallelLossOf,
   type SerializedTensor,
   type ShareGradients,
   shareGradients,
   type WorkerReply,
   type WorkerRequest,
 } from "./_parallel_protocol.ts";
-import { CarplaneError } from "../errors.ts";
-
-export { type ParallelLoss, type ShareGradients, shareGradients } from "./_parallel_protocol.ts";
-
-/** Raised when a Worker fails (its message is included) or a closed step/predictor is used. */
-export class ParallelError extends CarplaneError {
-  constructor(message: string) {
-    super(message);
-    this.name = "ParallelError";
-  }
-}
+export {
+  ParallelError,
+  type ParallelLoss,
+  parallelLossOf,
+  type ShareGradients,
+  shareGradients,
+} from "./_parallel_protocol.ts";
 
 /** Options for {@linkcode createDataParallelTrainStep} and {@linkcode createParallelPredictor}. */
 export interface ParallelOptions {
@@ -65,6 +64,11 @@ export interface ParallelOptions {
    * The project's own (`lib/models/custom_layers.ts`) is always imported.
    */
   modules?: string[];
+  /**
+   * Keras' `class_weight` by class index (training only): each image's loss is multiplied by
+   * its class's weight. See {@linkcode classWeightBalanced}.
+   */
+  classWeight?: readonly number[];
 }
 
 /** A data-parallel training step and the Workers behind it. */
@@ -92,31 +96,6 @@ export interface ParallelPredictor {
   readonly threads: number;
   /** Workers still running (0 after {@linkcode ParallelPredictor.close}). */
   readonly activeWorkers: number;
-}
-
-/**
- * The loss the model was compiled with, if the data-parallel step supports it.
- *
- * @example
- * ```ts
- * model.compile({ optimizer: "adam", loss: "binaryCrossentropy" });
- * parallelLossOf(model); // "binaryCrossentropy"
- * ```
- */
-export function parallelLossOf(model: tf.LayersModel): ParallelLoss {
-  const loss = Array.isArray(model.loss) && model.loss.length === 1 ? model.loss[0] : model.loss;
-  if (loss === "binaryCrossentropy" || loss === "binary_crossentropy") {
-    return "binaryCrossentropy";
-  }
-  if (loss === "categoricalCrossentropy" || loss === "categorical_crossentropy") {
-    return "categoricalCrossentropy";
-  }
-  const shown = typeof loss === "string" ? loss : typeof loss;
-  throw new ParallelError(
-    `The data-parallel step supports models compiled with loss "binaryCrossentropy" or ` +
-      `"categoricalCrossentropy" (got ${shown}): compile the model with one of them, or train ` +
-      `with the default trainOnBatch step.`,
-  );
 }
 
 /**
@@ -175,9 +154,11 @@ export async function createDataParallelTrainStep(
   const trainable = model.trainableWeights;
   const trainableSet = new Set(trainable);
   const variables = trainable.map((w) => w.read() as tf.Variable);
+  const classWeight = options.classWeight ? checkClassWeight(options.classWeight, model) : null;
   const pool = await startPool(model, options, {
     mode: "train",
     loss,
+    classWeight,
     trainable: trainable.map((w) => w.originalName),
     weights: model.weights.filter((w) => !trainableSet.has(w)),
   });
@@ -226,7 +207,7 @@ export async function createDataParallelTrainStep(
         [end - start, labelSize],
       );
       try {
-        mine = shareGradients(model, variables, xs, labels, n, loss, true);
+        mine = shareGradients(model, variables, xs, labels, n, loss, true, classWeight);
       } finally {
         xs.dispose();
         labels.dispose();
@@ -318,6 +299,7 @@ export async function createParallelPredictor(
   const pool = await startPool(model, options, {
     mode: "predict",
     loss: null,
+    classWeight: null,
     trainable: [],
     weights: model.weights,
   });
@@ -387,6 +369,7 @@ export async function createParallelPredictor(
 interface PoolSetup {
   mode: "train" | "predict";
   loss: ParallelLoss | null;
+  classWeight: number[] | null;
   trainable: string[];
   weights: tf.LayerVariable[];
 }
@@ -516,6 +499,7 @@ async function startPool(
       modules,
       topology,
       loss: setup.loss,
+      classWeight: setup.classWeight,
       trainable: setup.trainable,
       weights,
     };
