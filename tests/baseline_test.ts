@@ -34,3 +34,22 @@ Deno.test("the same seed gives the same initial weights; another seed does not",
     [a, b, c].forEach((m) => m.dispose());
   }
 });
+
+Deno.test("more than two classes end in Dense(classes, softmax) with categorical cross-entropy", () => {
+  const model = createBaselineModel({ classes: 3, seed: 1 });
+  const out = model.layers.at(-1)!;
+  assert.deepEqual(out.outputShape, [null, 3]);
+  assert.equal(out.getConfig().activation, "softmax");
+  assert.equal(model.loss, "categoricalCrossentropy");
+  assert.equal(model.countParams(), 813_217 + 2 * 129, "two more units of 128 weights + bias");
+  const two = createBaselineModel({ classes: 2, seed: 1 });
+  assert.equal(two.loss, "binaryCrossentropy");
+  assert.deepEqual(two.layers.at(-1)!.outputShape, [null, 1]);
+  assert.throws(
+    () => createBaselineModel({ classes: 1 }),
+    /classes must be a whole number of at least 2/,
+  );
+  assert.throws(() => createBaselineModel({ classes: 2.5 }), /got 2.5/);
+  model.dispose();
+  two.dispose();
+});

@@ -17,3 +17,11 @@ Deno.test("the transfer head is Flatten, Dense(256, relu), Dropout(0.5), Dense(1
     head.dispose();
   }
 });
+
+Deno.test("a head for more than two classes ends in Dense(classes, softmax)", () => {
+  const head = createTransferHead([2, 2, 8], { classes: 4, seed: 1 });
+  assert.deepEqual(head.outputs[0].shape, [null, 4]);
+  assert.equal(head.layers.at(-1)!.getConfig().activation, "softmax");
+  assert.equal(head.loss, "categoricalCrossentropy");
+  head.dispose();
+});

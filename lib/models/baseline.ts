@@ -23,6 +23,12 @@ export interface BaselineOptions {
   learningRate?: number;
   /** Compile the model (Adam, binary cross-entropy, accuracy). Default true. */
   compile?: boolean;
+  /**
+   * Number of classes (default 2, the article). 2 ends in `Dense(1, sigmoid)` with binary
+   * cross-entropy (Keras' `class_mode="binary"`); more end in `Dense(classes, softmax)` with
+   * categorical cross-entropy (`class_mode="categorical"`).
+   */
+  classes?: number;
 }
 
 /**
@@ -66,15 +72,10 @@ export function createBaselineModel(
         activation: "relu",
         kernelInitializer: init(2),
       }),
-      tf.layers.dense({
-        name: "dense_1",
-        units: 1,
-        activation: "sigmoid",
-        kernelInitializer: init(3),
-      }),
+      outputLayer(options.classes, init(3)),
     ],
   });
-  if (options.compile ?? true) compileBinary(model, options.learningRate);
+  if (options.compile ?? true) compileClassifier(model, options.classes, options.learningRate);
   return model;
 }
 
@@ -111,6 +112,67 @@ export function compileBinary(
   model.compile({
     optimizer: tf.train.adam(learningRate),
     loss: "binaryCrossentropy",
+    metrics: ["accuracy"],
+  });
+}
+
+/**
+ * Checks a number of classes: a whole number of at least 2.
+ *
+ * @example
+ * ```ts
+ * checkClasses(3); // 3
+ * ```
+ */
+export function checkClasses(classes = 2): number {
+  if (!Number.isInteger(classes) || classes < 2) {
+    throw new RangeError(
+      `classes must be a whole number of at least 2 (one class folder each), got ${classes}.`,
+    );
+  }
+  return classes;
+}
+
+/**
+ * The output layer for `classes` classes, named `dense_1` as Keras names the article's:
+ * `Dense(1, sigmoid)` for 2 classes, `Dense(classes, softmax)` for more.
+ *
+ * @example
+ * ```ts
+ * outputLayer(3, "glorotUniform"); // Dense(3, softmax)
+ * ```
+ */
+export function outputLayer(
+  classes: number | undefined,
+  kernelInitializer: ReturnType<typeof glorotUniform>,
+): tf.layers.Layer {
+  const k = checkClasses(classes);
+  return tf.layers.dense({
+    name: "dense_1",
+    units: k === 2 ? 1 : k,
+    activation: k === 2 ? "sigmoid" : "softmax",
+    kernelInitializer,
+  });
+}
+
+/**
+ * Compiles a classifier of `classes` classes with Adam: binary cross-entropy for 2 (as
+ * {@linkcode compileBinary}), categorical cross-entropy for more; metric accuracy.
+ *
+ * @example
+ * ```ts
+ * compileClassifier(model, 3);
+ * ```
+ */
+export function compileClassifier(
+  model: tf.LayersModel,
+  classes = 2,
+  learningRate = 0.001,
+): void {
+  if (checkClasses(classes) === 2) return compileBinary(model, learningRate);
+  model.compile({
+    optimizer: tf.train.adam(learningRate),
+    loss: "categoricalCrossentropy",
     metrics: ["accuracy"],
   });
 }

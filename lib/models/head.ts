@@ -6,7 +6,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { compileBinary, glorotUniform } from "./baseline.ts";
+import { compileClassifier, glorotUniform, outputLayer } from "./baseline.ts";
 
 /** Options for {@linkcode createTransferHead}. */
 export interface HeadOptions {
@@ -20,6 +20,8 @@ export interface HeadOptions {
   learningRate?: number;
   /** Compile the head on its own (for training on cached features). Default true. */
   compile?: boolean;
+  /** Number of classes (default 2: `Dense(1, sigmoid)`; more: `Dense(classes, softmax)`). */
+  classes?: number;
 }
 
 /**
@@ -48,14 +50,9 @@ export function createTransferHead(
         kernelInitializer: init(10),
       }),
       tf.layers.dropout({ name: "dropout", rate: options.dropout ?? 0.5, seed: options.seed }),
-      tf.layers.dense({
-        name: "dense_1",
-        units: 1,
-        activation: "sigmoid",
-        kernelInitializer: init(11),
-      }),
+      outputLayer(options.classes, init(11)),
     ],
   });
-  if (options.compile ?? true) compileBinary(head, options.learningRate);
+  if (options.compile ?? true) compileClassifier(head, options.classes, options.learningRate);
   return head;
 }
