@@ -209,3 +209,38 @@ Deno.test("more than 3x the images of another class gets a warning naming both c
     /planes has 40 images, cars 5 \(8x\)/,
   );
 });
+
+Deno.test("validationSplit and subset split each class as Keras: the first floor(split * n) files validate", async () => {
+  await withTempDir(async (dir) => {
+    await makeImageFolder(dir, { classes: { cars: 10, planes: 7 }, size: 8, format: "png" });
+    const val = await scanImageDirectory(dir, { validationSplit: 0.2, subset: "validation" });
+    const train = await scanImageDirectory(dir, { validationSplit: 0.2, subset: "training" });
+    // keras_preprocessing's DirectoryIterator: split = (0, 0.2) for validation, (0.2, 1) for
+    // training; start, stop = int(split[0] * n), int(split[1] * n) per class, files sorted.
+    assert.deepEqual(val.filenames, [
+      "cars/cars_000.png",
+      "cars/cars_001.png",
+      "planes/planes_000.png",
+    ]);
+    assert.deepEqual(val.labels, [0, 0, 1]);
+    assert.equal(train.files.length, 8 + 6);
+    assert.equal(train.filenames[0], "cars/cars_002.png");
+    assert.deepEqual(
+      [...val.files, ...train.files].sort(),
+      (await scanImageDirectory(dir)).files.slice().sort(),
+      "the two subsets are disjoint and cover the folder",
+    );
+    await assert.rejects(
+      scanImageDirectory(dir, { validationSplit: 0.01, subset: "validation" }),
+      /has 10 images; validationSplit 0.01 leaves none for the validation subset/,
+    );
+    await assert.rejects(
+      scanImageDirectory(dir, { validationSplit: 1.5, subset: "training" }),
+      /validationSplit must be a number strictly between 0 and 1 to use subset "training", got 1.5/,
+    );
+    await assert.rejects(
+      scanImageDirectory(dir, { validationSplit: 0.2 }),
+      /subset must be "training" or "validation" when validationSplit is given, got undefined/,
+    );
+  });
+});

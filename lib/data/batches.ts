@@ -46,6 +46,13 @@ export interface FlowOptions {
   colorMode?: "rgb";
   /** Class folder names in index order; default every subfolder, sorted. */
   classes?: readonly string[];
+  /**
+   * Keras' `ImageDataGenerator(validation_split=...)`: the first fraction of each class's
+   * sorted files is the `validation` subset, the rest the `training` subset.
+   */
+  validationSplit?: number;
+  /** Which subset of a split folder this flow yields (Keras' `subset`). */
+  subset?: "training" | "validation";
   /** Label format; default `"categorical"` as in Keras. */
   classMode?: ClassMode;
   /** Images per batch; default 32. */
@@ -181,7 +188,11 @@ export async function flowFromDirectory(
     );
   }
 
-  const scanned = await scanImageDirectory(directory, { classes: options.classes });
+  const scanned = await scanImageDirectory(directory, {
+    classes: options.classes,
+    validationSplit: options.validationSplit,
+    subset: options.subset,
+  });
   if (classMode === "binary" && scanned.classNames.length !== 2) {
     throw new DatasetError(
       scanned.directory,

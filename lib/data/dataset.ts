@@ -50,6 +50,13 @@ export interface ImageDataset {
 export interface ScanOptions {
   /** Class folder names in index order (Keras' `classes`); default: every subfolder, sorted. */
   classes?: readonly string[];
+  /**
+   * Keras' `ImageDataGenerator(validation_split=...)`: the fraction of each class's files (in
+   * sorted order, the first ones) set aside for validation. Needs `subset`.
+   */
+  validationSplit?: number;
+  /** Which part of a split folder to use (Keras' `subset`): `training` or `validation`. */
+  subset?: "training" | "validation";
 }
 
 /** A data folder that does not have the expected shape. The message names the path and the fix. */
@@ -242,6 +249,7 @@ export async function scanImageDirectory(
       );
     }
   }
+  const split = splitFraction(directory, options);
   const classIndices: Record<string, number> = {};
   classNames.forEach((name, i) => (classIndices[name] = i));
   const files: string[] = [];
@@ -257,8 +265,9 @@ export async function scanImageDirectory(
           `remove the folder.`,
       );
     }
-    files.push(...classFiles);
-    for (let i = 0; i < classFiles.length; i++) labels.push(index);
+    const kept = split === null ? classFiles : subsetOf(classFiles, split, classDir, options);
+    files.push(...kept);
+    for (let i = 0; i < kept.length; i++) labels.push(index);
   }
   return {
     directory,
@@ -268,6 +277,45 @@ export async function scanImageDirectory(
     filenames: files.map((f) => relative(directory, f)),
     labels,
   };
+}
+
+function splitFraction(directory: string, options: ScanOptions): number | null {
+  const { validationSplit, subset } = options;
+  if (validationSplit === undefined && subset === undefined) return null;
+  if (subset !== "training" && subset !== "validation") {
+    throw new DatasetError(
+      directory,
+      `subset must be "training" or "validation" when validationSplit is given, got ` +
+        `${JSON.stringify(subset)}.`,
+    );
+  }
+  if (validationSplit === undefined || !(validationSplit > 0 && validationSplit < 1)) {
+    throw new DatasetError(
+      directory,
+      `validationSplit must be a number strictly between 0 and 1 to use subset "${subset}", ` +
+        `got ${validationSplit}.`,
+    );
+  }
+  return validationSplit;
+}
+
+/** Keras' split of one class's sorted files: validation `[0, split*n)`, training the rest. */
+function subsetOf(
+  classFiles: string[],
+  split: number,
+  classDir: string,
+  options: ScanOptions,
+): string[] {
+  const cut = Math.floor(split * classFiles.length);
+  const kept = options.subset === "validation" ? classFiles.slice(0, cut) : classFiles.slice(cut);
+  if (kept.length === 0) {
+    throw new DatasetError(
+      classDir,
+      `Class folder "${classDir}" has ${classFiles.length} images; validationSplit ` +
+        `${split} leaves none for the ${options.subset} subset. Add images or change the split.`,
+    );
+  }
+  return kept;
 }
 
 /**
