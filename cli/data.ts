@@ -4,7 +4,7 @@
  *
  * @module
  */
-import { parseFlags, positiveInt, UsageError } from "./_args.ts";
+import { checkPathFlag, intInRange, parseFlags, UsageError } from "./_args.ts";
 import { runMain } from "./_main.ts";
 import {
   ARTICLE_SPLITS,
@@ -16,6 +16,7 @@ import {
   projectPaths,
   validateArticleLayout,
 } from "../lib/mod.ts";
+import { removeStagingDirsOnSignals, removeStaleStagingDirs } from "../lib/data/mod.ts";
 
 const USAGE = `usage: deno task data --source SOURCE [options]
 
@@ -27,7 +28,8 @@ with cars/ and planes/) into data/.
                     downloaded from GitHub) or "cifar10" (CIFAR-10 automobiles and airplanes)
   --dest DIR        where to install (default data/, or $CARPLANE_DATA_DIR)
   --force           replace a dataset already there
-  --per-class N     cifar10: training + validation images per class, split 80/20 (default 100)
+  --per-class N     cifar10: training + validation images per class, 2 to 5000, split 80/20
+                    (default 100)
   --cache-dir DIR   download cache (default $CARPLANE_CACHE_DIR or ~/.cache/carplane)`;
 
 async function main(args: string[]): Promise<void> {
@@ -45,38 +47,45 @@ async function main(args: string[]): Promise<void> {
   }
   const source = flags.source as string | undefined;
   if (!source) throw new UsageError("--source is required.", USAGE);
-  const dest = (flags.dest as string | undefined) ?? projectPaths().data;
-  const perClass = positiveInt(flags["per-class"], "--per-class", USAGE);
-  const common = {
-    cacheDir: flags["cache-dir"] as string | undefined,
-    overwrite: flags.force === true,
-    log: (line: string) => console.log(line),
-  };
-  if (source === "article") {
-    await fetchArticleDataset(dest, common);
-  } else if (source === "cifar10") {
-    await fetchCifar10Dataset(dest, { ...common, perClass });
-  } else {
-    let info: Deno.FileInfo;
-    try {
-      info = await Deno.stat(source);
-    } catch {
-      throw new UsageError(
-        `--source ${source}: no such folder or archive (or use "article" or "cifar10").`,
-        USAGE,
-      );
-    }
-    if (info.isDirectory) {
-      const found = await validateArticleLayout(source);
-      console.log(
-        `Copying ${found.root} (${
-          ARTICLE_SPLITS.map((s) => `${s} ${found.totals[s]}`).join(", ")
-        }) to ${dest}...`,
-      );
-      await copyArticleLayout(source, dest, { replace: flags.force === true });
+  const perClass = intInRange(flags["per-class"], "--per-class", USAGE, 2, 5000);
+  const dest = await checkPathFlag(flags.dest, "--dest", "dir", USAGE) ?? projectPaths().data;
+  const cacheDir = await checkPathFlag(flags["cache-dir"], "--cache-dir", "dir", USAGE);
+  const log = (line: string) => console.log(line);
+  const common = { cacheDir, overwrite: flags.force === true, log };
+  // Ctrl-C mid-copy removes the partial copy; one left by a killed run is removed now.
+  const uninstall = removeStagingDirsOnSignals();
+  for (const stale of await removeStaleStagingDirs(dest)) {
+    log(`Removed ${stale}, a partial copy left by an interrupted run.`);
+  }
+  try {
+    if (source === "article") {
+      await fetchArticleDataset(dest, common);
+    } else if (source === "cifar10") {
+      await fetchCifar10Dataset(dest, { ...common, perClass });
     } else {
-      await installLocalDataset(source, dest, common);
+      let info: Deno.FileInfo;
+      try {
+        info = await Deno.stat(source);
+      } catch {
+        throw new UsageError(
+          `--source ${source}: no such folder or archive (or use "article" or "cifar10").`,
+          USAGE,
+        );
+      }
+      if (info.isDirectory) {
+        const found = await validateArticleLayout(source);
+        console.log(
+          `Copying ${found.root} (${
+            ARTICLE_SPLITS.map((s) => `${s} ${found.totals[s]}`).join(", ")
+          }) to ${dest}...`,
+        );
+        await copyArticleLayout(source, dest, { replace: flags.force === true, log });
+      } else {
+        await installLocalDataset(source, dest, common);
+      }
     }
+  } finally {
+    uninstall();
   }
   const layout = await validateArticleLayout(dest);
   for (const split of ARTICLE_SPLITS) {

@@ -150,7 +150,9 @@ export async function listImageFiles(classDir: string): Promise<string[]> {
       else if (entry.isSymlink) {
         // os.walk lists a symlink to a folder as a folder it does not enter, and any other
         // symlink (to a file, or dangling) as a file.
-        const target = await statOrNull(full);
+        // A link that cannot be followed at all (a loop) is listed too, so the decoder reports
+        // it and the run skips it, instead of the whole scan stopping here.
+        const target = await statOrNull(full).catch(() => null);
         if (!target?.isDirectory) files.push(entry.name);
       }
     }

@@ -13,9 +13,11 @@
  *
  * @module
  */
-import { basename, dirname, join, resolve } from "node:path";
+import { dirname, isAbsolute, join, relative, resolve } from "node:path";
 import { countPerClass, DatasetError, scanImageDirectory } from "./dataset.ts";
 import { isDirectory } from "../_fs.ts";
+import { printableLine } from "../_escape.ts";
+import { makeStagingDir, removeStagingDir } from "./staging.ts";
 
 /** The three split folders of the article's layout, in order. */
 export const ARTICLE_SPLITS = ["training_set", "val_set", "test"] as const;
@@ -120,12 +122,50 @@ export async function validateArticleLayout(dir: string): Promise<ArticleLayout>
 export interface CopyLayoutOptions {
   /** Replace splits already present in `dest` (default false: refuse). */
   replace?: boolean;
+  /** Where notes about files not copied go (default: stderr). */
+  log?: (message: string) => void;
 }
 
-async function copyImages(sourceDir: string, destDir: string): Promise<number> {
+/**
+ * Why `file` (listed as an image under the source) must not be copied, or null when it may:
+ * links are followed only to regular files inside the source folder (`realRoot`), so a link to
+ * `/etc/passwd` named `.jpg` never enters a dataset, and a dangling link or a link loop is
+ * reported instead of stopping the copy.
+ */
+async function whyNotCopied(file: string, realRoot: string): Promise<string | null> {
+  const info = await Deno.lstat(file);
+  if (info.isFile) return null;
+  if (!info.isSymlink) return "not a regular file";
+  let real: string;
+  try {
+    real = await Deno.realPath(file);
+  } catch (error) {
+    return error instanceof Deno.errors.NotFound
+      ? `a link to nothing (${await Deno.readLink(file).catch(() => "?")} does not exist)`
+      : `a link that cannot be followed (${(error as Error).message})`;
+  }
+  const rel = relative(realRoot, real);
+  if (rel.startsWith("..") || isAbsolute(rel)) {
+    return `a link to ${real}, outside the source folder (links are not followed out of it)`;
+  }
+  if (!(await Deno.stat(real)).isFile) return `a link to ${real}, which is not a regular file`;
+  return null;
+}
+
+async function copyImages(
+  sourceDir: string,
+  destDir: string,
+  realRoot: string,
+  log: (message: string) => void,
+): Promise<number> {
   const dataset = await scanImageDirectory(sourceDir);
   let copied = 0;
   for (const [i, file] of dataset.files.entries()) {
+    const why = await whyNotCopied(file, realRoot);
+    if (why) {
+      log(`Not copied: ${printableLine(file)}: ${why}.`);
+      continue;
+    }
     const target = join(destDir, dataset.filenames[i]);
     await Deno.mkdir(dirname(target), { recursive: true });
     await Deno.copyFile(file, target);
@@ -138,7 +178,9 @@ async function copyImages(sourceDir: string, destDir: string): Promise<number> {
  * Validates `source` as the article's layout, then installs a copy of its images at `dest`
  * atomically: everything is copied into a staging folder beside `dest` and swapped in with a
  * rename, so `dest` never holds a half-copied dataset (an interrupted copy leaves only a
- * `.<name>.staging-*` folder next to it). Non-image files are not copied. Files in `dest` other
+ * `.<name>.staging-<pid>-<hex>` folder next to it, removed on Ctrl-C by `deno task data` and by
+ * its next run). Non-image files are not copied, nor links that leave the source folder or lead
+ * nowhere (each is logged). Files in `dest` other
  * than the three splits (e.g. a README) are kept.
  *
  * @param source a folder with the article's layout
@@ -175,15 +217,19 @@ export async function copyArticleLayout(
       );
     }
   }
-  await Deno.mkdir(dirname(target), { recursive: true });
-  const staging = await Deno.makeTempDir({
-    dir: dirname(target),
-    prefix: `.${basename(target)}.staging-`,
-  });
+  const log = options.log ?? ((message: string) => console.error(message));
+  const realRoot = await Deno.realPath(expected.root);
+  const staging = await makeStagingDir(target, "staging");
   let old: string | null = null;
   try {
+    const copiedPerSplit = {} as Record<ArticleSplit, number>;
     for (const split of ARTICLE_SPLITS) {
-      await copyImages(join(expected.root, split), join(staging, split));
+      copiedPerSplit[split] = await copyImages(
+        join(expected.root, split),
+        join(staging, split),
+        realRoot,
+        log,
+      );
     }
     if (targetExists) {
       // Keep whatever else lives in dest (README, other folders).
@@ -193,11 +239,11 @@ export async function copyArticleLayout(
       }
     }
     const copied = await validateArticleLayout(staging);
-    if (JSON.stringify(copied.counts) !== JSON.stringify(expected.counts)) {
+    if (JSON.stringify(copied.totals) !== JSON.stringify(copiedPerSplit)) {
       throw new LayoutError(
         staging,
         `The copy of "${expected.root}" does not match its source (got ` +
-          `${JSON.stringify(copied.counts)}, expected ${JSON.stringify(expected.counts)}).`,
+          `${JSON.stringify(copied.totals)}, expected ${JSON.stringify(copiedPerSplit)}).`,
       );
     }
     if (targetExists) {
@@ -205,9 +251,10 @@ export async function copyArticleLayout(
       await Deno.rename(target, old);
     }
     await Deno.rename(staging, target);
+    await removeStagingDir(staging); // forget it: it is the dataset now
   } catch (error) {
     if (old !== null && !(await isDirectory(target))) await Deno.rename(old, target);
-    await Deno.remove(staging, { recursive: true }).catch(() => {});
+    await removeStagingDir(staging);
     throw error;
   }
   if (old !== null) await Deno.remove(old, { recursive: true });

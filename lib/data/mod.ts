@@ -14,3 +14,4 @@ export * from "./download.ts";
 export * from "./images.ts";
 export * from "./layout.ts";
 export * from "./sources.ts";
+export * from "./staging.ts";

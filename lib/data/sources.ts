@@ -14,7 +14,14 @@
  */
 import * as path from "node:path";
 import sharp from "sharp";
-import { ArchiveError, extractArchive, readArchiveEntries } from "./archive.ts";
+import {
+  ArchiveError,
+  detectArchiveFormat,
+  extractArchive,
+  readArchiveEntries,
+} from "./archive.ts";
+import { validateArticleLayout } from "./layout.ts";
+import { makeStagingDir, removeStagingDir } from "./staging.ts";
 import { defaultCacheDir, download, DownloadError } from "./download.ts";
 import { isDirectory, pathExists } from "../_fs.ts";
 import { CarplaneError } from "../errors.ts";
@@ -250,7 +257,9 @@ async function installSplits(staged: string, dest: string, overwrite: boolean): 
         `Remove ${inTheWay.length > 1 ? "them" : "it"} first, or ask to overwrite (--force).`,
     );
   }
-  const aside = path.join(path.dirname(staged), `old-${randomSuffix()}`);
+  // Beside dest, not inside the staging folder: were the process killed during these renames,
+  // the replaced splits stay there (recoverable) instead of being cleaned up with the staging.
+  const aside = `${dest}.replaced-${randomSuffix()}`;
   await Deno.mkdir(aside);
   const moved: Split[] = [];
   try {
@@ -275,6 +284,7 @@ async function installSplits(staged: string, dest: string, overwrite: boolean): 
       { cause: e },
     );
   }
+  await Deno.remove(aside, { recursive: true }).catch(() => {});
 }
 
 /** Runs `fill(stagedDatasetDir)` in a temporary folder beside `dest`, then installs the result. */
@@ -284,15 +294,15 @@ async function stageAndInstall(
   fill: (staging: string, staged: string) => Promise<void>,
 ): Promise<void> {
   const absDest = path.resolve(dest);
-  await Deno.mkdir(path.dirname(absDest), { recursive: true });
-  const staging = `${absDest}.incoming-${randomSuffix()}`;
-  await Deno.mkdir(staging);
+  const staging = await makeStagingDir(absDest, "incoming");
   try {
     const staged = path.join(staging, "dataset");
     await fill(staging, staged);
+    // Validated before it is installed: an invalid dataset never replaces anything.
+    await validateArticleLayout(staged);
     await installSplits(staged, absDest, overwrite);
   } finally {
-    await Deno.remove(staging, { recursive: true }).catch(() => {});
+    await removeStagingDir(staging);
   }
 }
 
@@ -331,9 +341,11 @@ async function takeFromArchive(
   staged: string,
   origin: string,
   log: (m: string) => void,
+  notArchiveHint?: string,
 ): Promise<void> {
   const extracted = path.join(staging, "extracted");
-  await extractArchive(archive, extracted, { log });
+  const format = await detectArchiveFormat(archive, notArchiveHint);
+  await extractArchive(archive, extracted, { log, format });
   const root = await findDatasetRoot(extracted);
   if (!root) {
     const sample = await sampleTree(extracted);
@@ -428,7 +440,14 @@ export async function installLocalDataset(
   }
   await stageAndInstall(dest, opts.overwrite ?? false, async (staging, staged) => {
     if (stat.isFile) {
-      await takeFromArchive(src, staging, staged, src, log);
+      await takeFromArchive(
+        src,
+        staging,
+        staged,
+        src,
+        log,
+        "Pass a folder in the article's layout, or a .tar.gz, .tar or .zip archive of one.",
+      );
       return;
     }
     const root = await findDatasetRoot(src);
