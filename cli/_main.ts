@@ -6,7 +6,7 @@
  *
  * @module
  */
-import { CarplaneError, formatError } from "../lib/mod.ts";
+import { CarplaneError, formatError, printable } from "../lib/mod.ts";
 import { UsageError } from "./_args.ts";
 
 /**
@@ -23,7 +23,8 @@ export async function runMain(command: () => Promise<number | void>): Promise<ne
     code = (await command()) ?? 0;
   } catch (error) {
     code = error instanceof UsageError ? 2 : 1;
-    console.error(`error: ${formatError(error)}`);
+    // printable: a file name in the message must not drive the terminal (escape codes).
+    console.error(`error: ${printable(formatError(error))}`);
     if (
       error instanceof Error && !(error instanceof CarplaneError) && Deno.env.get("CARPLANE_DEBUG")
     ) {

@@ -32,16 +32,21 @@ are taken from the directory you run the command in.
 Needs: apt-get install -y jupyter-nbconvert python3-nbclient && deno jupyter --install`;
 
 async function main(args: string[]): Promise<number> {
-  const { flags, positionals } = parseFlags(args, {
-    html: { type: "boolean" },
-    quick: { type: "boolean" },
-    only: { type: "string" },
-    timeout: { type: "string" },
-    "keep-going": { type: "boolean" },
-    out: { type: "string" },
-    jupyter: { type: "string" },
-    help: { type: "boolean", short: "h" },
-  }, USAGE);
+  const { flags, positionals } = parseFlags(
+    args,
+    {
+      html: { type: "boolean" },
+      quick: { type: "boolean" },
+      only: { type: "string" },
+      timeout: { type: "string" },
+      "keep-going": { type: "boolean" },
+      out: { type: "string" },
+      jupyter: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    USAGE,
+    { positionals: true },
+  );
   if (flags.help) {
     console.log(USAGE);
     return 0;

@@ -19,7 +19,10 @@ async function run(script: string, args: string[], env: Record<string, string> =
 Deno.test("a bad flag exits 2 with the usage; --help exits 0", async () => {
   const bad = await run("reproduce.ts", ["--epochs", "zero"]);
   assert.equal(bad.code, 2);
-  assert.match(bad.stderr, /error: --epochs takes a whole number of at least 1, got "zero"/);
+  assert.match(
+    bad.stderr,
+    /error: --epochs takes a whole number from 1 to 10000, in plain digits, got "zero"/,
+  );
   assert.match(bad.stderr, /usage: deno task reproduce/);
   const help = await run("predict.ts", ["--help"]);
   assert.equal(help.code, 0);
