@@ -16,8 +16,10 @@ import {
   loadModel,
   parseBackendRequest,
   predictImages,
+  printableLine,
 } from "../lib/mod.ts";
-import { parseFlags, UsageError } from "./_args.ts";
+import { PredictError } from "../lib/models/mod.ts";
+import { oneOf, parseFlags, UsageError } from "./_args.ts";
 import { runMain } from "./_main.ts";
 
 const USAGE = `usage: deno task predict --model DIR [--json] PATH...
@@ -31,12 +33,17 @@ deno task reproduce (e.g. outputs/models/transfer). A folder with class subfolde
   --backend B     auto | node | wasm | cpu`;
 
 async function main(args: string[]): Promise<void> {
-  const { flags, positionals } = parseFlags(args, {
-    model: { type: "string" },
-    json: { type: "boolean" },
-    backend: { type: "string" },
-    help: { type: "boolean", short: "h" },
-  }, USAGE);
+  const { flags, positionals } = parseFlags(
+    args,
+    {
+      model: { type: "string" },
+      json: { type: "boolean" },
+      backend: { type: "string" },
+      help: { type: "boolean", short: "h" },
+    },
+    USAGE,
+    { positionals: true },
+  );
   if (flags.help) {
     console.log(USAGE);
     return;
@@ -46,17 +53,23 @@ async function main(args: string[]): Promise<void> {
   const json = flags.json === true;
   const log = json ? (line: string) => console.error(line) : (line: string) => console.log(line);
   await initBackend(
-    flags.backend === undefined
-      ? backendRequestFromEnv()
-      : parseBackendRequest(flags.backend as string),
+    flags.backend === undefined ? backendRequestFromEnv() : parseBackendRequest(
+      oneOf(flags.backend, ["auto", "node", "wasm", "cpu"] as const, "--backend", USAGE)!,
+    ),
     { log: json ? null : log, skipProbe: true },
   );
-  const { model, metadata } = await loadModel(flags.model as string);
-  const spec = inputSpecFromMetadata(metadata, model);
+  const { model, metadata, modelJsonPath } = await loadModel(flags.model as string);
+  const spec = inputSpecFromMetadata(metadata, model, modelJsonPath);
   const list = await collectImages(positionals, spec.classNames);
   const rows = await predictImages(model, list, spec, {
-    onSkip: (path, reason) => console.error(`Skipped ${path}: ${reason}`),
+    onSkip: (path, reason) => console.error(`Skipped ${printableLine(path)}: ${reason}`),
   });
+  if (rows.length === 0) {
+    throw new PredictError(
+      `None of the ${list.files.length} images could be read (the reasons are above); ` +
+        "nothing was predicted.",
+    );
+  }
   if (json) {
     for (const r of rows) {
       console.log(JSON.stringify({

@@ -26,6 +26,7 @@ export {
   transferConfig,
 } from "./config.ts";
 export { CarplaneError, formatError } from "./errors.ts";
+export { escapeMarkdown, printable, printableLine } from "./_escape.ts";
 
 // data: folders -> images -> augmented batches
 export {

@@ -20,7 +20,7 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import { basename, dirname, join, resolve } from "node:path";
+import { basename, dirname, isAbsolute, join, relative, resolve } from "node:path";
 import "./custom_layers.ts";
 import { CarplaneError } from "../errors.ts";
 
@@ -241,13 +241,17 @@ async function locate(source: string): Promise<ModelLocation> {
       }
       return res;
     };
+    const folder = new URL(".", url);
     return {
       modelJsonPath: url.href,
       readText: async () => await (await get(url, "model file")).text(),
-      readShard: async (path) =>
-        new Uint8Array(
-          await (await get(new URL(path, url), "weight shard")).arrayBuffer(),
-        ),
+      readShard: async (path) => {
+        const shard = new URL(path, url);
+        if (shard.origin !== folder.origin || !shard.pathname.startsWith(folder.pathname)) {
+          throw outsideFolder(url.href, path, folder.href);
+        }
+        return new Uint8Array(await (await get(shard, "weight shard")).arrayBuffer());
+      },
     };
   }
 
@@ -280,6 +284,17 @@ async function locate(source: string): Promise<ModelLocation> {
     readText: () => Deno.readTextFile(modelJsonPath),
     readShard: async (path) => {
       const shard = join(dir, path);
+      // Lexically, then after links: a model.json must not make us read /etc/passwd.
+      if (isAbsolute(path) || !inside(resolve(dir), resolve(shard))) {
+        throw outsideFolder(modelJsonPath, path, dir);
+      }
+      try {
+        const [realDir, realShard] = [await Deno.realPath(dir), await Deno.realPath(shard)];
+        if (!inside(realDir, realShard)) throw outsideFolder(modelJsonPath, path, dir);
+      } catch (err) {
+        if (err instanceof ModelLoadError) throw err;
+        // missing: reported by the read below
+      }
       try {
         return await Deno.readFile(shard);
       } catch (err) {
@@ -292,6 +307,19 @@ async function locate(source: string): Promise<ModelLocation> {
       }
     },
   };
+}
+
+function inside(folder: string, path: string): boolean {
+  const rel = relative(folder, path);
+  return rel !== "" && !rel.startsWith("..") && !isAbsolute(rel);
+}
+
+function outsideFolder(modelJson: string, path: string, folder: string): ModelLoadError {
+  return new ModelLoadError(
+    `${modelJson} lists the weight file "${path}", which lies outside the model folder ` +
+      `${folder}; it was not read. Weight paths in weightsManifest must be relative and inside ` +
+      `the model's folder (e.g. "weights.bin"): use the model's original model.json.`,
+  );
 }
 
 /**

@@ -11,6 +11,7 @@ import { basename, relative, resolve } from "node:path";
 import { isImageFileName, listImageFiles, scanImageDirectory } from "../data/dataset.ts";
 import { type Interpolation, loadImages } from "../data/images.ts";
 import { CarplaneError } from "../errors.ts";
+import { printableLine } from "../_escape.ts";
 
 /** How a model's inputs were prepared in training; saved with the model as metadata. */
 export interface InputSpec {
@@ -235,12 +236,12 @@ export function formatAccuracyLine(rows: PredictionRow[]): string {
  * ```
  */
 export function formatPredictionTable(rows: PredictionRow[], positiveLabel = "class 1"): string {
-  const header = ["file", `P(${positiveLabel})`, "predicted", "true", "correct"];
+  const header = ["file", `P(${printableLine(positiveLabel)})`, "predicted", "true", "correct"];
   const body = rows.map((r) => [
-    r.file,
+    printableLine(r.file),
     r.probability.toFixed(4),
-    r.predictedLabel,
-    r.trueLabel ?? "?",
+    printableLine(r.predictedLabel),
+    r.trueLabel === null ? "?" : printableLine(r.trueLabel),
     r.correct === null ? "" : r.correct ? "yes" : "NO",
   ]);
   const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
@@ -257,7 +258,7 @@ export function formatPredictionTable(rows: PredictionRow[], positiveLabel = "cl
  * ```
  */
 export function formatConfusionMatrix(matrix: number[][], classNames: string[]): string {
-  const names = classNames.map((c, i) => c ?? String(i));
+  const names = classNames.map((c, i) => printableLine(c ?? String(i)));
   const w = Math.max(10, ...names.map((n) => n.length + 2));
   const head = "true \\ predicted".padEnd(18) + names.map((n) => n.padStart(w)).join("");
   const rows = matrix.map((r, i) =>
@@ -269,28 +270,97 @@ export function formatConfusionMatrix(matrix: number[][], classNames: string[]):
 /**
  * The input preparation a saved model needs, from its metadata (written by `reproduce`), or
  * defaults for models saved elsewhere: the model's input size, rescale 1/255, nearest resize,
- * classes `cars` and `planes`.
+ * classes `cars` and `planes`. Everything is checked against the model, so an edited or foreign
+ * model is refused with a {@link PredictError} naming `source` rather than silently giving
+ * nonsense: the model must take `[h, w, 3]` images and be a binary classifier (one sigmoid output,
+ * or two), `classNames` must be two distinct names, `rescale` a number in (0, 1],
+ * `interpolation` "nearest" or "bilinear", `targetSize` the model's input size.
  *
  * @example
  * ```ts
- * const { model, metadata } = await loadModel("outputs/models/transfer");
- * const spec = inputSpecFromMetadata(metadata, model);
+ * const { model, metadata, modelJsonPath } = await loadModel("outputs/models/transfer");
+ * const spec = inputSpecFromMetadata(metadata, model, modelJsonPath);
  * ```
  */
 export function inputSpecFromMetadata(
   metadata: Record<string, unknown> | null | undefined,
   model: tf.LayersModel,
+  source = "the model",
 ): InputSpec {
   const m = metadata ?? {};
-  const shape = model.inputs[0].shape;
-  const fromModel: [number, number] = [shape[1] ?? 64, shape[2] ?? 64];
-  const size = Array.isArray(m.targetSize) && m.targetSize.length === 2
-    ? [Number(m.targetSize[0]), Number(m.targetSize[1])] as [number, number]
-    : fromModel;
-  return {
-    classNames: Array.isArray(m.classNames) ? m.classNames.map(String) : ["cars", "planes"],
-    targetSize: size,
-    interpolation: m.interpolation === "bilinear" ? "bilinear" : "nearest",
-    rescale: typeof m.rescale === "number" ? m.rescale : 1 / 255,
+  const refuse = (what: string): never => {
+    throw new PredictError(
+      `${source}: ${what}. Use the model.json that \`deno task reproduce\` saved, or fix the ` +
+        "metadata (userDefinedMetadata) in it.",
+    );
   };
+  const input = model.inputs[0].shape;
+  if (input.length !== 4 || (input[3] !== null && input[3] !== 3)) {
+    refuse(
+      `the model takes inputs of shape [${input.join(", ")}], not batches of RGB images ` +
+        "[batch, height, width, 3]",
+    );
+  }
+  const output = model.outputs[0].shape;
+  const outputs = output.slice(1).reduce<number>((a, b) => a * (b ?? 1), 1);
+  if (outputs !== 1 && outputs !== 2) {
+    refuse(
+      `the model outputs ${outputs} values per image (shape [${output.join(", ")}]), but ` +
+        "predict needs a binary classifier (1 sigmoid output, or 2), like the models " +
+        "`deno task reproduce` saves",
+    );
+  }
+  let classNames = ["cars", "planes"];
+  if (m.classNames !== undefined) {
+    const names = m.classNames;
+    if (
+      !Array.isArray(names) || names.length !== 2 ||
+      !names.every((n) => typeof n === "string" && n !== "") || names[0] === names[1]
+    ) {
+      refuse(
+        `classNames is ${JSON.stringify(names)}, but the model is a binary classifier: it needs ` +
+          `two distinct names, class 0 then class 1 (e.g. ["cars", "planes"])`,
+      );
+    }
+    classNames = names as string[];
+  }
+  const modelSize: [number | null, number | null] = [input[1], input[2]];
+  let targetSize: [number, number] = [modelSize[0] ?? 64, modelSize[1] ?? 64];
+  if (m.targetSize !== undefined) {
+    const t = m.targetSize;
+    if (
+      !Array.isArray(t) || t.length !== 2 ||
+      !t.every((n) => Number.isInteger(n) && n > 0 && n <= 4096)
+    ) {
+      refuse(`targetSize is ${JSON.stringify(t)}; expected [height, width] in pixels`);
+    }
+    const [h, w] = t as number[];
+    if (
+      (modelSize[0] !== null && modelSize[0] !== h) || (modelSize[1] !== null && modelSize[1] !== w)
+    ) {
+      refuse(`targetSize [${h}, ${w}] disagrees with the model's input [${modelSize.join(", ")}]`);
+    }
+    targetSize = [h, w];
+  }
+  let interpolation: Interpolation = "nearest";
+  if (m.interpolation !== undefined) {
+    if (m.interpolation !== "nearest" && m.interpolation !== "bilinear") {
+      refuse(
+        `interpolation is ${JSON.stringify(m.interpolation)}; expected "nearest" or "bilinear"`,
+      );
+    }
+    interpolation = m.interpolation as Interpolation;
+  }
+  let rescale = 1 / 255;
+  if (m.rescale !== undefined) {
+    const r = m.rescale;
+    if (typeof r !== "number" || !Number.isFinite(r) || r <= 0 || r > 1) {
+      refuse(
+        `rescale is ${JSON.stringify(r)}; expected the factor pixel values 0..255 are multiplied ` +
+          "by, a number above 0 and at most 1 (1/255 for the article)",
+      );
+    }
+    rescale = r as number;
+  }
+  return { classNames, targetSize, interpolation, rescale };
 }
