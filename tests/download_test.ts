@@ -2,7 +2,9 @@ import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import * as path from "node:path";
 import {
+  cacheFileName,
   defaultCacheDir,
+  discardCachedFile,
   download,
   DownloadError,
   listPartialFiles,
@@ -40,7 +42,9 @@ Deno.test("a download lands in the cache, checked, and a second call does not to
       onProgress: (p: { received: number }) => seen.push(p.received),
     };
     const file = await download(server.url("/data/file.bin"), opts);
-    assert.equal(file, path.join(cacheDir, "file.bin"));
+    const key = cacheFileName([server.url("/data/file.bin")], { md5, sha256 });
+    assert.match(key, /^[0-9a-f]{12}-file\.bin$/);
+    assert.equal(file, path.join(cacheDir, key));
     assert.deepEqual(await Deno.readFile(file), payload);
     assert.equal(seen.at(-1), payload.length);
     assert.equal(server.hits("/data/file.bin"), 1);
@@ -59,14 +63,15 @@ Deno.test("a stale partial file of an interrupted download is cleaned up, a fres
   const server = startServer({ "/file.bin": payload });
   const cacheDir = await Deno.makeTempDir();
   try {
-    const stale = path.join(cacheDir, "file.bin.part-0123456789ab");
-    const fresh = path.join(cacheDir, "file.bin.part-ba9876543210");
+    const name = cacheFileName([server.url("/file.bin")]);
+    const stale = path.join(cacheDir, `${name}.part-0123456789ab`);
+    const fresh = path.join(cacheDir, `${name}.part-ba9876543210`);
     await Deno.writeFile(stale, new Uint8Array(10));
     await Deno.writeFile(fresh, new Uint8Array(10));
     const old = new Date(Date.now() - 2 * 60 * 60 * 1000);
     await Deno.utime(stale, old, old);
     await download(server.url("/file.bin"), { cacheDir, log: quiet });
-    assert.deepEqual(listPartialFiles(cacheDir), ["file.bin.part-ba9876543210"]);
+    assert.deepEqual(listPartialFiles(cacheDir), [`${name}.part-ba9876543210`]);
   } finally {
     await server.close();
     await Deno.remove(cacheDir, { recursive: true });
@@ -77,7 +82,10 @@ Deno.test("a corrupt cached file is downloaded again", async () => {
   const server = startServer({ "/file.bin": payload });
   const cacheDir = await Deno.makeTempDir();
   try {
-    await Deno.writeFile(path.join(cacheDir, "file.bin"), new Uint8Array(payload.length));
+    await Deno.writeFile(
+      path.join(cacheDir, cacheFileName([server.url("/file.bin")], { md5 })),
+      new Uint8Array(payload.length),
+    );
     const messages: string[] = [];
     const file = await download(server.url("/file.bin"), {
       cacheDir,
@@ -108,7 +116,9 @@ Deno.test("HTTP 404 gives a DownloadError with the URL and the offline hint, and
     assert.ok(err.message.includes(url));
     assert.ok(
       err.message.includes(
-        `download it by hand from ${url} and put it at ${path.join(cacheDir, "missing.h5")}`,
+        `download it by hand from ${url} and put it at ${
+          path.join(cacheDir, cacheFileName([url]))
+        }`,
       ),
     );
     assert.match(err.message, /or pass a local path/);
@@ -246,8 +256,34 @@ Deno.test("a URL given to resolveLocalOrDownload goes through the cache", async 
   const cacheDir = await Deno.makeTempDir();
   try {
     const file = await resolveLocalOrDownload(server.url("/w.h5"), { cacheDir, md5, log: quiet });
-    assert.equal(file, path.join(cacheDir, "w.h5"));
+    assert.equal(file, path.join(cacheDir, cacheFileName([server.url("/w.h5")], { md5 })));
     assert.equal(server.hits("/w.h5"), 1);
+  } finally {
+    await server.close();
+    await Deno.remove(cacheDir, { recursive: true });
+  }
+});
+
+Deno.test("the cache is keyed by the whole URL: same file name, other folder, other file", async () => {
+  const v2 = payload.map((b) => b ^ 0xff);
+  const server = startServer({ "/v1/w.h5": payload, "/v2/w.h5": v2 });
+  const cacheDir = await Deno.makeTempDir();
+  try {
+    const one = await download(server.url("/v1/w.h5"), { cacheDir, log: quiet });
+    const two = await download(server.url("/v2/w.h5"), { cacheDir, log: quiet });
+    assert.notEqual(one, two);
+    assert.deepEqual(await Deno.readFile(two), v2);
+    assert.equal(server.hits("/v2/w.h5"), 1, "v2 is fetched, not taken from v1's file");
+    // The expected hash is part of the key too.
+    assert.notEqual(
+      cacheFileName([server.url("/v1/w.h5")], { md5 }),
+      cacheFileName([server.url("/v1/w.h5")]),
+    );
+    // A cached file that then fails to load is moved aside, so the next run fetches it again.
+    const note = await discardCachedFile(one);
+    assert.match(note, /moved aside to .*\.unusable; the next run downloads it again/);
+    await download(server.url("/v1/w.h5"), { cacheDir, log: quiet });
+    assert.equal(server.hits("/v1/w.h5"), 2);
   } finally {
     await server.close();
     await Deno.remove(cacheDir, { recursive: true });

@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { DownloadError } from "../lib/data/download.ts";
+import { cacheFileName, DownloadError } from "../lib/data/download.ts";
 import {
   buildVgg16Architecture,
   createVgg16Base,
@@ -178,7 +178,8 @@ Deno.test("VGG16 weights from a URL go through the cache with Keras' size and MD
     const again = await createVgg16Base(opts);
     again.model.dispose();
     assert.equal(server.totalHits(), hits, "the cached file is used without a request");
-    assert.ok(Deno.statSync(path.join(cacheDir, VGG16_NOTOP_FILE)).isFile);
+    // Not Keras' MD5-checked file, so it is cached under a key of its URL.
+    assert.ok(Deno.statSync(path.join(cacheDir, cacheFileName([url]))).isFile);
   } finally {
     await server.close();
     await Deno.remove(cacheDir, { recursive: true });
@@ -241,5 +242,26 @@ Deno.test("a model with the vgg16 preprocessor survives saving and loading", asy
     loaded.dispose();
   } finally {
     base.model.dispose();
+  }
+});
+
+Deno.test("a downloaded weight file that does not load is moved aside and fetched again next time", async () => {
+  const server = startServer({ "/v1/w.h5": new TextEncoder().encode("<html>not HDF5</html>") });
+  const cacheDir = await Deno.makeTempDir();
+  try {
+    const url = server.url("/v1/w.h5");
+    const opts = { weights: url, cacheDir, weightsSize: null, weightsMd5: null, log: quiet };
+    await assert.rejects(createVgg16Base(opts), (e: unknown) => {
+      assert.ok(e instanceof WeightsError, String(e));
+      assert.match(e.message, /moved aside to .*w\.h5\.unusable; the next run downloads it again/);
+      return true;
+    });
+    const cached = path.join(cacheDir, cacheFileName([url]));
+    assert.ok(!(await Deno.stat(cached).then(() => true, () => false)));
+    await assert.rejects(createVgg16Base(opts), WeightsError);
+    assert.equal(server.hits("/v1/w.h5"), 2, "fetched again instead of reusing the bad file");
+  } finally {
+    await server.close();
+    await Deno.remove(cacheDir, { recursive: true });
   }
 });

@@ -58,7 +58,11 @@ export interface DownloadProgress {
 export interface DownloadOptions {
   /** Cache directory; defaults to {@link defaultCacheDir}. */
   cacheDir?: string;
-  /** File name in the cache; defaults to the last path segment of the first URL. */
+  /**
+   * File name in the cache. Default: {@link cacheFileName}, keyed by the whole URL (and the
+   * expected hash), so `http://a/v1/w.h5` and `http://a/v2/w.h5` are cached apart. Give a
+   * fixed name only for files checked by their hash.
+   */
   fileName?: string;
   /** Exact size in bytes the file must have. */
   expectedSize?: number;
@@ -138,6 +142,48 @@ export function fileNameFromUrl(url: string): string {
     );
   }
   return name;
+}
+
+/**
+ * The name a download is cached under when no `fileName` is given: a key made of the whole URL
+ * list and the expected hash, then the URL's own file name (kept last, for its extension).
+ *
+ * @example
+ * ```ts
+ * import { cacheFileName } from "./download.ts";
+ * cacheFileName(["http://host/v1/w.h5"]); // "3f1c0e7a9b2d-w.h5" (the key depends on the URL)
+ * ```
+ */
+export function cacheFileName(
+  urls: readonly string[],
+  opts: Pick<DownloadOptions, "md5" | "sha256"> = {},
+): string {
+  const key = createHash("sha256")
+    .update([...urls, `md5=${opts.md5 ?? ""}`, `sha256=${opts.sha256 ?? ""}`].join("\n"))
+    .digest("hex").slice(0, 12);
+  return `${key}-${fileNameFromUrl(urls[0])}`;
+}
+
+/**
+ * Moves a cached file that could not be used (it downloaded whole, but does not load) aside to
+ * `<file>.unusable`, so the next run downloads it again instead of failing the same way; returns
+ * a sentence saying so, for the error message.
+ *
+ * @example
+ * ```ts
+ * import { discardCachedFile } from "./download.ts";
+ * const note = await discardCachedFile("/home/me/.cache/carplane/3f1c0e7a9b2d-w.h5");
+ * ```
+ */
+export async function discardCachedFile(file: string): Promise<string> {
+  const aside = `${file}.unusable`;
+  try {
+    await Deno.rename(file, aside);
+    return `The downloaded ${file} was moved aside to ${aside}; the next run downloads it again.`;
+  } catch (e) {
+    return `Delete ${file} (it could not be moved aside: ${(e as Error).message}); the next run ` +
+      `then downloads it again.`;
+  }
 }
 
 function offlineHint(url: string, cachedPath: string): string {
@@ -432,7 +478,7 @@ export async function download(
   if (urls.length === 0) throw new DownloadError("download() needs at least one URL.", [], "");
   const log = opts.log ?? defaultLog;
   const cacheDir = path.resolve(opts.cacheDir ?? defaultCacheDir());
-  const fileName = opts.fileName ?? fileNameFromUrl(urls[0]);
+  const fileName = opts.fileName ?? cacheFileName(urls, opts);
   const cachedPath = path.join(cacheDir, fileName);
 
   if (await pathExists(cachedPath)) {

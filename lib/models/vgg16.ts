@@ -9,6 +9,7 @@ import * as tf from "@tensorflow/tfjs";
 import type { PretrainedBase } from "./base.ts";
 import {
   defaultCacheDir,
+  discardCachedFile,
   fileNameFromUrl,
   isUrl,
   resolveLocalOrDownload,
@@ -174,6 +175,9 @@ export async function createVgg16Base(opts: Vgg16Options = {}): Promise<Pretrain
     const cacheDir = opts.cacheDir ?? defaultCacheDir();
     const file = await resolveLocalOrDownload(source, {
       cacheDir,
+      // Keras' own file, MD5-checked, keeps its name (where the offline hint says to put it);
+      // any other URL is cached under a key of the whole URL.
+      fileName: known && md5 ? VGG16_NOTOP_FILE : undefined,
       md5,
       expectedSize: size,
       log,
@@ -186,10 +190,16 @@ export async function createVgg16Base(opts: Vgg16Options = {}): Promise<Pretrain
       await loadKerasH5IntoModel(model, file, { hint, log });
     } catch (e) {
       model.dispose();
-      if (e instanceof WeightsError) throw e;
-      throw new WeightsError(`Could not load VGG16 weights from ${file}: ${(e as Error).message}`, {
-        cause: e,
-      });
+      // A downloaded file that does not load would fail the same way on every run: move it aside.
+      const cached = source.every(isUrl) ? ` ${await discardCachedFile(file)}` : "";
+      if (e instanceof WeightsError) {
+        e.message += cached;
+        throw e;
+      }
+      throw new WeightsError(
+        `Could not load VGG16 weights from ${file}: ${(e as Error).message}.${cached}`,
+        { cause: e },
+      );
     }
     weightsSource = opts.weights === undefined ? file : opts.weights;
   }
