@@ -83,3 +83,23 @@ Deno.test("a skipped transfer step and a quick run are said plainly", () => {
   assert.match(text, /Predictions on the unseen test images \(baseline model\)/);
   assert.match(text, /Misclassified: `cars\/0101.jpg`/);
 });
+
+Deno.test("class and file names from the file system are escaped in report.md (HTML, pipes, controls)", () => {
+  const evil = "<img src=x onerror=alert(1)> |pipe|";
+  const m = metrics({ skipped: "no weights" });
+  m.dataset = { ...m.dataset, dir: "/data/<b>x</b>", classNames: ["cars", evil] };
+  m.baseline = { ...m.baseline };
+  m.baseline.test = { ...m.baseline.test, misclassified: [`${evil}/a\x1b[2J.jpg`, "x`y.jpg"] };
+  const md = renderReport(m, "wasm");
+  // Outside code spans (whose content Markdown shows literally) there is no HTML at all.
+  const outsideCode = md.replace(/(`+)[^]*?\1/g, "");
+  assert.ok(!outsideCode.includes("<img"), "no raw HTML");
+  assert.ok(!outsideCode.includes("<b>"), "no raw HTML in the data path");
+  assert.ok(!md.includes("\x1b"), "no raw control characters");
+  assert.ok(md.includes("&lt;img src=x onerror=alert(1)&gt; \\|pipe\\|"));
+  // Every row of the confusion matrix table has exactly its 3 cells.
+  const rows = md.split("\n").filter((l) => l.startsWith("| ") && /\| \d+ \| \d+ \|$/.test(l));
+  assert.equal(rows.length, 2);
+  for (const r of rows) assert.equal(r.split(/(?<!\\)\|/).length - 2, 3, r);
+  assert.ok(md.includes("``x`y.jpg``") || md.includes("`` x`y.jpg ``"));
+});

@@ -34,6 +34,7 @@ import {
   standardize,
 } from "./augment.ts";
 import { join } from "node:path";
+import { printableLine } from "../_escape.ts";
 
 /** Label format of the batches (Keras' `class_mode`). */
 export type ClassMode = "binary" | "categorical" | "sparse" | "none";
@@ -225,7 +226,8 @@ export async function flowFromDirectory(
   if (skipped.length > 0) {
     log(
       `Skipped ${skipped.length} unreadable image${skipped.length === 1 ? "" : "s"} in ` +
-        `${scanned.directory}:\n` + skipped.map((s) => `  ${s.path}: ${s.reason}`).join("\n"),
+        `${printableLine(scanned.directory)}:\n` +
+        skipped.map((s) => `  ${printableLine(s.path)}: ${s.reason}`).join("\n"),
     );
   }
   const bad = new Set(skipped.map((s) => s.path));

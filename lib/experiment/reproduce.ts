@@ -57,6 +57,7 @@ import type { ModelMetrics, ReproduceMetrics } from "../report/metrics.ts";
 import { ensureDataset } from "../data/sources.ts";
 import { ARTICLE_SPLITS, validateArticleLayout } from "../data/layout.ts";
 import { WeightsError } from "../models/keras_h5.ts";
+import { printableLine } from "../_escape.ts";
 
 export type { BaseName, ModelMetrics, ReproduceMetrics };
 
@@ -327,7 +328,8 @@ async function predictTest(
   log: (l: string) => void,
 ): Promise<PredictionRow[]> {
   return await predictImages(model, list, spec, {
-    onSkip: (path, reason) => log(`Skipped unreadable test image ${path}: ${reason}`),
+    onSkip: (path, reason) =>
+      log(`Skipped unreadable test image ${printableLine(path)}: ${reason}`),
   });
 }
 

@@ -25,6 +25,7 @@ import {
 } from "../data/augment.ts";
 import { type Interpolation, loadImage, type RgbImage } from "../data/images.ts";
 import { CarplaneError } from "../errors.ts";
+import { escapeXml as escapeXmlText } from "../_escape.ts";
 
 /** Raised for a grid that cannot be drawn; the message says what to pass instead. */
 export class GalleryError extends CarplaneError {
@@ -74,7 +75,8 @@ const CAPTION_COLOUR = ["#222", "#555"] as const;
 const FONT = "DejaVu Sans, sans-serif";
 
 /**
- * Escapes text for an SVG text node or attribute.
+ * Escapes text for an SVG text node or attribute, including characters XML cannot hold (a file
+ * name with an escape code would otherwise make the whole SVG unreadable).
  *
  * @example
  * ```ts
@@ -82,7 +84,7 @@ const FONT = "DejaVu Sans, sans-serif";
  * ```
  */
 export function escapeXml(s: string): string {
-  return s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+  return escapeXmlText(s);
 }
 
 /**

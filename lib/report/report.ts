@@ -7,8 +7,21 @@
 import { ARTICLE } from "../config.ts";
 import type { ModelMetrics, ReproduceMetrics } from "./metrics.ts";
 import { formatCount } from "../models/summary.ts";
+import { escapeMarkdown, printableLine } from "../_escape.ts";
 
 const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : String(x));
+/** Names from the file system (class folders, paths) go through this: no HTML, no broken tables. */
+const md = escapeMarkdown;
+
+/** A Markdown code span that holds any text: control characters made visible, a long enough fence. */
+function codeSpan(text: string): string {
+  const shown = printableLine(text);
+  const longest = Math.max(0, ...(shown.match(/`+/g) ?? []).map((r) => r.length));
+  const fence = "`".repeat(longest + 1);
+  const pad = longest > 0 ? " " : "";
+  return `${fence}${pad}${shown}${pad}${fence}`;
+}
+
 const pct = (x: number) => `${Math.round(x * 100)}%`;
 
 /**
@@ -26,12 +39,12 @@ export function renderReport(m: ReproduceMetrics, backendLine: string): string {
   lines.push(
     "# Car vs plane: the article reproduced",
     "",
-    `Generated ${m.generatedAt} by \`${m.command}\`.`,
+    `Generated ${m.generatedAt} by ${codeSpan(m.command)}.`,
     "",
     `- Backend: ${backendLine}`,
-    `- Data: ${m.dataset.dir} (${m.dataset.train} training, ${m.dataset.val} validation, ` +
+    `- Data: ${md(m.dataset.dir)} (${m.dataset.train} training, ${m.dataset.val} validation, ` +
       `${m.dataset.test} test images; classes ${
-        m.dataset.classNames.map((n, i) => `${n} = ${i}`).join(", ")
+        m.dataset.classNames.map((n, i) => `${md(n)} = ${i}`).join(", ")
       })`,
     `- Protocol: ${c.epochs} epochs x ${c.stepsPerEpoch} steps x batch ${c.batchSize}, ` +
       `${c.targetSize.join("x")} images, seed ${c.seed}${
@@ -100,7 +113,7 @@ export function renderReport(m: ReproduceMetrics, backendLine: string): string {
     lines.push(
       `## Transfer learning: frozen ${t.base} base, ${t.mode} mode`,
       "",
-      `- Weights: ${t.weights}`,
+      `- Weights: ${md(t.weights)}`,
       `- Preprocessing: ${t.preprocessing}`,
       t.mode === "features" ? `- Feature extraction: ${t.featureSeconds.toFixed(1)} s` : "",
       `- Diagnosis: ${t.diagnosis.message}`,
@@ -114,7 +127,7 @@ export function renderReport(m: ReproduceMetrics, backendLine: string): string {
     lines.push(
       "## Transfer learning",
       "",
-      `Not run: ${(m.transfer as { skipped: string }).skipped}`,
+      `Not run: ${md((m.transfer as { skipped: string }).skipped)}`,
       "",
     );
   }
@@ -128,12 +141,12 @@ export function renderReport(m: ReproduceMetrics, backendLine: string): string {
     "",
     "Confusion matrix (rows: true class, columns: predicted):",
     "",
-    `| | ${m.dataset.classNames.join(" | ")} |`,
+    `| | ${m.dataset.classNames.map(md).join(" | ")} |`,
     `| --- | ${m.dataset.classNames.map(() => "---").join(" | ")} |`,
-    ...final.confusionMatrix.map((r, i) => `| ${m.dataset.classNames[i]} | ${r.join(" | ")} |`),
+    ...final.confusionMatrix.map((r, i) => `| ${md(m.dataset.classNames[i])} | ${r.join(" | ")} |`),
     "",
     final.test.misclassified.length
-      ? `Misclassified: ${final.test.misclassified.map((f) => `\`${f}\``).join(", ")}`
+      ? `Misclassified: ${final.test.misclassified.map(codeSpan).join(", ")}`
       : "No test image misclassified.",
     "",
   );
