@@ -307,3 +307,26 @@ Deno.test("on the article's real photos, 30 batches of 32 draw each of the 160 f
   assert.equal(counts.size, 160);
   for (const n of counts.values()) assert.equal(n, 6);
 });
+
+Deno.test({
+  name:
+    "links to /dev/zero, a link loop and a dangling link in a class folder are reported and skipped",
+  ignore: Deno.build.os === "windows", // no /dev/zero, and symlinks need privileges
+  fn: async () => {
+    await withTempDir(async (dir) => {
+      await makeImageFolder(dir, { classes: { cars: 3, planes: 3 }, size: 8, format: "png" });
+      await Deno.symlink("/dev/zero", join(dir, "cars", "z.jpg"));
+      await Deno.symlink("/dev/urandom", join(dir, "cars", "r.jpg"));
+      await Deno.symlink("loop.jpg", join(dir, "planes", "loop.jpg"));
+      await Deno.symlink(join(dir, "nothing.png"), join(dir, "planes", "dangling.png"));
+      const { lines, log } = collector();
+      const it = await flowFromDirectory(dir, { targetSize: [8, 8], batchSize: 2, seed: 1, log });
+      assert.match(lines[0], /^Skipped 4 unreadable images in /);
+      assert.match(lines[0], /z\.jpg: it is not a regular file/);
+      assert.match(lines[0], /r\.jpg: it is not a regular file/);
+      assert.match(lines[0], /loop\.jpg: the file cannot be read/);
+      assert.match(lines[0], /dangling\.png: the file does not exist/);
+      assert.equal(it.samples, 6);
+    });
+  },
+});
