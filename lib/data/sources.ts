@@ -20,6 +20,7 @@ import {
   extractArchive,
   readArchiveEntries,
 } from "./archive.ts";
+import { DatasetError } from "./dataset.ts";
 import { validateArticleLayout } from "./layout.ts";
 import { makeStagingDir, removeStagingDir } from "./staging.ts";
 import { defaultCacheDir, download, DownloadError } from "./download.ts";
@@ -292,6 +293,7 @@ async function stageAndInstall(
   dest: string,
   overwrite: boolean,
   fill: (staging: string, staged: string) => Promise<void>,
+  origin = "the source",
 ): Promise<void> {
   const absDest = path.resolve(dest);
   const staging = await makeStagingDir(absDest, "incoming");
@@ -299,7 +301,17 @@ async function stageAndInstall(
     const staged = path.join(staging, "dataset");
     await fill(staging, staged);
     // Validated before it is installed: an invalid dataset never replaces anything.
-    await validateArticleLayout(staged);
+    try {
+      await validateArticleLayout(staged);
+    } catch (e) {
+      if (!(e instanceof DatasetError)) throw e;
+      throw new DatasetSourceError(
+        `The dataset from ${origin} was not installed: ${
+          e.message.replaceAll(`${staged}${path.sep}`, "").replaceAll(staged, "its root")
+        }`,
+        { cause: e },
+      );
+    }
     await installSplits(staged, absDest, overwrite);
   } finally {
     await removeStagingDir(staging);
@@ -391,7 +403,7 @@ export async function fetchArticleDataset(
   try {
     await stageAndInstall(dest, opts.overwrite ?? false, async (staging, staged) => {
       await takeFromArchive(archive, staging, staged, urls.join(" or "), log);
-    });
+    }, archive);
   } catch (e) {
     if (e instanceof ArchiveError || e instanceof DatasetSourceError) {
       // A bad archive in the cache would fail the same way next time: drop it.
@@ -459,7 +471,7 @@ export async function installLocalDataset(
       );
     }
     await takeSplits(root, staged, src, true, log);
-  });
+  }, src);
   const dir = path.resolve(dest);
   const counts = await countDataset(dir);
   log(`Installed the dataset from ${src} in ${dir}: ${describeCounts(counts)}.`);

@@ -267,6 +267,10 @@ export function formatConfusionMatrix(matrix: number[][], classNames: string[]):
   return [head, ...rows].join("\n");
 }
 
+function shapeText(shape: (number | null)[]): string {
+  return `[${shape.map((d) => d ?? "null").join(", ")}]`;
+}
+
 /**
  * The input preparation a saved model needs, from its metadata (written by `reproduce`), or
  * defaults for models saved elsewhere: the model's input size, rescale 1/255, nearest resize,
@@ -297,7 +301,7 @@ export function inputSpecFromMetadata(
   const input = model.inputs[0].shape;
   if (input.length !== 4 || (input[3] !== null && input[3] !== 3)) {
     refuse(
-      `the model takes inputs of shape [${input.join(", ")}], not batches of RGB images ` +
+      `the model takes inputs of shape ${shapeText(input)}, not batches of RGB images ` +
         "[batch, height, width, 3]",
     );
   }
@@ -305,7 +309,7 @@ export function inputSpecFromMetadata(
   const outputs = output.slice(1).reduce<number>((a, b) => a * (b ?? 1), 1);
   if (outputs !== 1 && outputs !== 2) {
     refuse(
-      `the model outputs ${outputs} values per image (shape [${output.join(", ")}]), but ` +
+      `the model outputs ${outputs} values per image (shape ${shapeText(output)}), but ` +
         "predict needs a binary classifier (1 sigmoid output, or 2), like the models " +
         "`deno task reproduce` saves",
     );
