@@ -89,12 +89,29 @@ export const DEFAULT_ARCHIVE_LIMITS: Readonly<ArchiveLimits> = Object.freeze({
   ratioCheckAfterBytes: 64 * 1024 ** 2,
 });
 
-/** `limits` completed with the defaults. */
+/**
+ * `limits` completed with the defaults.
+ *
+ * @example
+ * ```ts
+ * import { archiveLimits } from "./archive_entry.ts";
+ * archiveLimits({ maxEntries: 10 }).maxEntryBytes; // 1073741824
+ * ```
+ */
 export function archiveLimits(limits: Partial<ArchiveLimits> = {}): ArchiveLimits {
   return { ...DEFAULT_ARCHIVE_LIMITS, ...limits };
 }
 
-/** Bytes in words: "1.0 GiB", "512 B". */
+/**
+ * Bytes in words, for messages.
+ *
+ * @example
+ * ```ts
+ * import { formatBytes } from "./archive_entry.ts";
+ * formatBytes(1024 ** 3); // "1.0 GiB"
+ * formatBytes(512); // "512 B"
+ * ```
+ */
 export function formatBytes(n: number): string {
   if (n < 1024) return `${n} B`;
   const units = ["KiB", "MiB", "GiB", "TiB"];
@@ -223,8 +240,18 @@ export function safeEntrySegments(name: string, archive: string): string[] {
   return segments;
 }
 
-/** Reads all of `body` into one array. */
-export async function collectBody(body: AsyncIterable<Uint8Array>): Promise<Uint8Array> {
+/**
+ * Reads all of an entry's `body` into one array (callers cap it through the limits).
+ *
+ * @example
+ * ```ts
+ * import { collectBody } from "./archive_entry.ts";
+ * const bytes = await collectBody([new Uint8Array([1, 2]), new Uint8Array([3])]); // [1, 2, 3]
+ * ```
+ */
+export async function collectBody(
+  body: AsyncIterable<Uint8Array> | Iterable<Uint8Array>,
+): Promise<Uint8Array> {
   const parts: Uint8Array[] = [];
   let total = 0;
   for await (const chunk of body) {
