@@ -19,9 +19,11 @@ Deno.test("an ImageDecodeError names the file, its reason and the formats expect
     path: "b.png",
     reason: "y",
   }], 9);
-  assert.match(
+  assert.ok(
+    all.message.startsWith(
+      "2 of 9 images cannot be decoded (strict mode):\n  a.jpg: x\n  b.png: y",
+    ),
     all.message,
-    /2 of 9 images cannot be decoded \(strict mode\):\n  a\.jpg: x\n  b\.png: y/,
   );
 });
 
