@@ -1,7 +1,8 @@
 /**
  * Choosing and initialising the TensorFlow.js backend, and saying which one runs and why.
  *
- * - `node`: `@tensorflow/tfjs-node` (libtensorflow), used when its native binding loads.
+ * - `node`: `@tensorflow/tfjs-node` (libtensorflow), used when its native addon loads
+ *   (`deno task setup-native` builds it; `./native.ts` is the one place that imports it).
  * - `wasm`: XNNPACK through WebAssembly, plus this project's training kernels
  *   (`lib/wasm_kernels/`), which the upstream wasm backend lacks.
  * - `cpu`: pure JavaScript; always works, very slow at training convolutions.
@@ -15,6 +16,7 @@ import * as tf from "@tensorflow/tfjs";
 import { registerWasmTrainingKernels } from "./wasm_kernels/mod.ts";
 import { CarplaneError } from "../errors.ts";
 import { firstLine } from "../_text.ts";
+import { loadTfjsNode } from "./native.ts";
 
 /** A backend this project can run on. */
 export type BackendName = "node" | "wasm" | "cpu";
@@ -144,7 +146,7 @@ async function tryBackend(
 ): Promise<string | null> {
   try {
     if (name === "node") {
-      await import("@tensorflow/tfjs-node");
+      await loadTfjsNode();
       if (!(await tf.setBackend("tensorflow"))) {
         return "the tensorflow backend did not initialise";
       }
@@ -205,9 +207,6 @@ async function probeTraining(): Promise<void> {
 }
 
 function describeLoadFailure(error: unknown): string {
-  if (String(error instanceof Error ? error.message : error).includes("tfjs_binding.node")) {
-    return "its native addon tfjs_binding.node is not built (libtensorflow could not be " +
-      "downloaded when @tensorflow/tfjs-node was installed)";
-  }
-  return firstLine(error).slice(0, 240);
+  // loadTfjsNode's messages are already one plain line with the fix; keep them whole.
+  return firstLine(error).slice(0, 400);
 }

@@ -1,0 +1,225 @@
+/**
+ * tfjs-node under Deno: the one module that imports `@tensorflow/tfjs-node` (the main thread
+ * through {@linkcode initBackend}, and every data-parallel Worker through the same function).
+ *
+ * Three things happen before the import, and one after:
+ * 1. `util.isNullOrUndefined` is defined when missing. tfjs-node 4.22 calls it for every op
+ *    with a dtype attribute, and Deno's `node:util` (like Node 23+) no longer has it: without
+ *    it the first op fails with `(0 , util_1.isNullOrUndefined) is not a function`.
+ * 2. The addon is looked for where tfjs-node loads it, so that a missing one is reported in
+ *    plain words ("run deno task setup-native") instead of node-pre-gyp's npm advice.
+ * 3. TensorFlow's thread pools are sized as Keras' anchor sizes them (one inter-op thread,
+ *    every core intra-op), unless `TF_NUM_INTEROP_THREADS` / `TF_NUM_INTRAOP_THREADS` are set:
+ *    measured on 2 cores, 225-238 against 170-177 images/s for the baseline's training step.
+ * 4. After the import, tfjs-node's `Step` kernel (behind every ReLU gradient) is replaced for
+ *    alpha 0 by `Sign(Relu(x))`: two TensorFlow ops instead of six full-size ones (isNaN,
+ *    greater, ones, fill, where, select); measured 213-221 against 163-176 images/s.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import { createRequire } from "node:module";
+import process from "node:process";
+import util from "node:util";
+import { dirname, join } from "node:path";
+
+/** Where tfjs-node loads its native addon from, and what this project's setup noted there. */
+export interface NativeAddonPlace {
+  /** tfjs-node's package folder. */
+  packageDir: string;
+  /** tfjs-node's version. */
+  version: string;
+  /** The Node-API version the addon is built for: the highest tfjs-node lists that Deno has. */
+  napiVersion: number;
+  /** `lib/napi-v{N}/tfjs_binding.node` in the package folder. */
+  addonPath: string;
+  /** `carplane-native.json` beside it, written by `deno task setup-native`. */
+  notePath: string;
+}
+
+/**
+ * Where tfjs-node (as this project resolves it) loads its addon from: node-pre-gyp's
+ * `binary.module_path` with the highest `napi_versions` entry this runtime supports.
+ *
+ * @example
+ * ```ts
+ * nativeAddonPlace().addonPath; // ".../@tensorflow/tfjs-node/lib/napi-v8/tfjs_binding.node"
+ * ```
+ */
+export function nativeAddonPlace(): NativeAddonPlace {
+  const packageJson = createRequire(import.meta.url).resolve("@tensorflow/tfjs-node/package.json");
+  const packageDir = dirname(packageJson);
+  const meta = JSON.parse(Deno.readTextFileSync(packageJson)) as {
+    version: string;
+    binary: { module_path: string; module_name: string; napi_versions: number[] };
+  };
+  const runtime = Number(process.versions.napi ?? 0);
+  const napiVersion = Math.max(0, ...meta.binary.napi_versions.filter((v) => v <= runtime));
+  const moduleDir = join(
+    packageDir,
+    meta.binary.module_path.replace("{napi_build_version}", String(napiVersion)),
+  );
+  return {
+    packageDir,
+    version: meta.version,
+    napiVersion,
+    addonPath: join(moduleDir, `${meta.binary.module_name}.node`),
+    notePath: join(moduleDir, "carplane-native.json"),
+  };
+}
+
+/**
+ * Defines `util.isNullOrUndefined` (removed from Node 23 and absent from Deno's `node:util`)
+ * when it is missing; tfjs-node 4.22 needs it. Safe to call more than once.
+ *
+ * @example
+ * ```ts
+ * installNodeUtilShim();
+ * await import("@tensorflow/tfjs-node");
+ * ```
+ */
+export function installNodeUtilShim(): void {
+  const u = util as unknown as Record<string, unknown>;
+  if (typeof u.isNullOrUndefined !== "function") {
+    u.isNullOrUndefined = (value: unknown) => value === null || value === undefined;
+  }
+}
+
+/**
+ * Sets TensorFlow's defaults for this project unless the user set them: quiet C++ logging
+ * (warnings and errors only), one inter-op thread and every core for intra-op work, as the
+ * Keras anchor runs. Must run before libtensorflow loads.
+ *
+ * @example
+ * ```ts
+ * setNativeThreadDefaults();
+ * Deno.env.get("TF_NUM_INTEROP_THREADS"); // "1"
+ * ```
+ */
+export function setNativeThreadDefaults(cores = navigator.hardwareConcurrency ?? 2): void {
+  const defaults: Record<string, string> = {
+    TF_CPP_MIN_LOG_LEVEL: "2",
+    TF_NUM_INTEROP_THREADS: "1",
+    TF_NUM_INTRAOP_THREADS: String(Math.max(1, cores)),
+  };
+  for (const [name, value] of Object.entries(defaults)) {
+    if (Deno.env.get(name) === undefined) Deno.env.set(name, value);
+  }
+}
+
+/**
+ * Why tfjs-node's addon cannot load here, in plain words with the fix, or `null` when the file
+ * is in place (whether it then loads is for the import to tell). `CARPLANE_NATIVE=off` in the
+ * environment switches tfjs-node off (to run or test the zero-install wasm path on a machine
+ * that has the addon).
+ *
+ * @example
+ * ```ts
+ * nativeAddonProblem();
+ * // "tfjs-node's native addon is not set up in this checkout: run deno task setup-native (...)"
+ * ```
+ */
+export function nativeAddonProblem(place: NativeAddonPlace = nativeAddonPlace()): string | null {
+  if ((Deno.env.get("CARPLANE_NATIVE") ?? "").toLowerCase() === "off") {
+    return "tfjs-node is switched off here (CARPLANE_NATIVE=off)";
+  }
+  try {
+    Deno.statSync(place.addonPath);
+    return null;
+  } catch {
+    return "tfjs-node's native addon is not set up in this checkout: run deno task setup-native " +
+      `(it looks for ${place.addonPath})`;
+  }
+}
+
+/**
+ * Turns an error from loading tfjs-node into one plain line with the fix.
+ *
+ * @example
+ * ```ts
+ * explainNativeLoadError(new Error("libtensorflow_cc.so.2: cannot open shared object file"));
+ * // "tfjs-node's addon cannot find its libtensorflow (...): run deno task setup-native again"
+ * ```
+ */
+export function explainNativeLoadError(error: unknown): string {
+  const text = error instanceof Error ? error.message : String(error);
+  const first = text.split("\n")[0].slice(0, 240);
+  if (/cannot open shared object file/.test(text)) {
+    return `tfjs-node's addon cannot find its libtensorflow (${first}): the library it was ` +
+      "built against has moved or been removed; run deno task setup-native again";
+  }
+  if (/undefined symbol/.test(text)) {
+    return `tfjs-node's addon does not match its libtensorflow (${first}): run ` +
+      "deno task setup-native --force";
+  }
+  if (/isNullOrUndefined/.test(text)) {
+    return `tfjs-node needs util.isNullOrUndefined, which Deno's node:util lacks (${first})`;
+  }
+  return first;
+}
+
+let loaded: Promise<void> | null = null;
+
+/**
+ * Loads tfjs-node once (shim, thread defaults, the import, the faster kernels), or throws an
+ * Error whose message says in plain words why it cannot run here and what to do.
+ *
+ * @example
+ * ```ts
+ * await loadTfjsNode();
+ * await tf.setBackend("tensorflow");
+ * ```
+ */
+export function loadTfjsNode(): Promise<void> {
+  loaded ??= (async () => {
+    const problem = nativeAddonProblem();
+    if (problem !== null) throw new Error(problem);
+    installNodeUtilShim();
+    setNativeThreadDefaults();
+    try {
+      await import("@tensorflow/tfjs-node");
+    } catch (error) {
+      throw new Error(explainNativeLoadError(error));
+    }
+    registerFasterNodeKernels();
+  })();
+  loaded.catch(() => {
+    loaded = null;
+  });
+  return loaded;
+}
+
+interface NodeBackend {
+  executeSingleInput(name: string, input: tf.Tensor): tf.Tensor;
+}
+
+/**
+ * Replaces tfjs-node's `Step` kernel for alpha 0 (the ReLU gradient's `step(x)`) by
+ * `Sign(Relu(x))`, which gives the same 0, 1 and NaN in two ops instead of six.
+ *
+ * @example
+ * ```ts
+ * registerFasterNodeKernels();
+ * ```
+ */
+export function registerFasterNodeKernels(): void {
+  const upstream = tf.getKernel("Step", "tensorflow");
+  if (upstream === undefined || (upstream as { carplane?: boolean }).carplane) return;
+  tf.unregisterKernel("Step", "tensorflow");
+  const config: tf.KernelConfig & { carplane: boolean } = {
+    kernelName: "Step",
+    backendName: "tensorflow",
+    carplane: true,
+    kernelFunc: (args) => {
+      const { x } = args.inputs as { x: tf.Tensor };
+      const alpha = (args.attrs as { alpha?: number } | undefined)?.alpha ?? 0;
+      if (alpha !== 0 || x.dtype !== "float32") return upstream.kernelFunc(args);
+      const backend = args.backend as unknown as NodeBackend;
+      const relu = backend.executeSingleInput("Relu", x);
+      const sign = backend.executeSingleInput("Sign", relu);
+      relu.dispose();
+      return sign as unknown as tf.TensorInfo;
+    },
+  };
+  tf.registerKernel(config);
+}
