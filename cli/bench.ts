@@ -1,10 +1,12 @@
 /**
- * `deno task bench`: images per second of the article's models on each TensorFlow.js backend,
- * on one thread and data-parallel on every core, beside the PyTorch peer on this machine.
+ * `deno task bench`: images per second of the article's models and the article's epoch time on
+ * each TensorFlow.js backend, on one thread and data-parallel on every core, beside the Keras
+ * and PyTorch peers on this machine, every figure also as a ratio to Keras'.
  *
  * ```
  * deno task bench [--json] [--backend auto|wasm|cpu|node ...] [--workers N] [--quick]
- *                 [--anchor PATH] [--python PATH] [--scale] [--data DIR] [--scale-sizes LIST]
+ *                 [--anchor PATH] [--python PATH] [--keras-python PATH] [--no-keras]
+ *                 [--article-epochs N] [--scale] [--data DIR] [--scale-sizes LIST]
  * ```
  *
  * @module
@@ -16,10 +18,11 @@ import { type BackendRequest, parseBackendRequest, projectPaths } from "../lib/m
 import {
   benchReportJson,
   defaultAnchorPath,
+  defaultKerasDir,
   formatBenchTable,
   measureScalePoint,
   runBench,
-} from "../tools/bench/bench.ts";
+} from "../tools/bench/mod.ts";
 import { UsageError } from "./_args.ts";
 
 const USAGE = `Usage: deno task bench [options]
@@ -33,6 +36,11 @@ const USAGE = `Usage: deno task bench [options]
   --anchor PATH        the PyTorch anchor (default: ../shared/bench/pytorch_anchor.py)
   --python PATH        python with torch (default: /usr/bin/python3)
   --no-anchor          do not run the PyTorch anchor
+  --keras-python PATH  python with tensorflow and keras for the Keras anchor (default: the venv
+                       that ../shared/bench/keras_env.sh makes once, offline)
+  --no-keras           do not run the Keras anchor (no ratios to Keras)
+  --article-epochs N   epochs of the article's training timed per backend and by Keras (default
+                       3, the first a warm-up; 0 skips it); data: ../shared/datasets/car-plane
   --scale              also train one epoch on 160, 1000 and 4000 images (time, decode speed,
                        peak memory), each in a fresh process
   --data DIR           dataset for --scale (default: ../shared/datasets/car-plane for 160 images,
@@ -61,6 +69,9 @@ async function main(args: string[]): Promise<void> {
         anchor: { type: "string" },
         python: { type: "string" },
         "no-anchor": { type: "boolean" },
+        "keras-python": { type: "string" },
+        "no-keras": { type: "boolean" },
+        "article-epochs": { type: "string" },
         scale: { type: "boolean" },
         data: { type: "string" },
         "scale-sizes": { type: "string" },
@@ -104,6 +115,20 @@ async function main(args: string[]): Promise<void> {
   }
 
   const script = fileURLToPath(import.meta.url);
+  const articleEpochs = values["article-epochs"] === undefined
+    ? (values.quick ? 2 : 3)
+    : Number(values["article-epochs"]);
+  if (!Number.isInteger(articleEpochs) || articleEpochs < 0 || articleEpochs === 1) {
+    throw new UsageError(
+      `--article-epochs takes 0 (skip) or a whole number of at least 2 (the first is a warm-up), ` +
+        `got "${values["article-epochs"]}".`,
+      USAGE,
+    );
+  }
+  const articleData = join(shared, "car-plane");
+  const article = articleEpochs === 0
+    ? null
+    : { data: articleData, epochs: articleEpochs, stepsPerEpoch: values.quick ? 3 : 30 };
   const sizes = values["scale-sizes"] !== undefined
     ? positiveInts(values["scale-sizes"], "--scale-sizes")
     : values.quick
@@ -118,6 +143,15 @@ async function main(args: string[]): Promise<void> {
       python: values.python,
       seconds: values.quick ? 1 : undefined,
     },
+    keras: values["no-keras"] ? null : {
+      dir: defaultKerasDir(paths.root),
+      python: values["keras-python"],
+      data: article === null ? null : article.data,
+      epochs: article?.epochs,
+      steps: article?.stepsPerEpoch,
+      seconds: values.quick ? 1 : undefined,
+    },
+    article,
     scale: values.scale
       ? {
         sizes,

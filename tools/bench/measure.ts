@@ -1,10 +1,16 @@
 /**
- * Throughput measurements of the article's baseline CNN on a tfjs backend, for benchmarks.
+ * Measuring tfjs on one backend for `deno task bench`: the article's baseline CNN training and
+ * VGG16's convolutional base inference, on one thread and data-parallel
+ * ({@link createDataParallelTrainStep}, {@link createParallelPredictor}).
  *
- * The model is the article's: input [64, 64, 3] -> Conv2D(32, 3x3, relu) -> MaxPooling2D(2) ->
- * Conv2D(32, 3x3, relu) -> MaxPooling2D(2) -> Flatten -> Dense(128, relu) -> Dense(1, sigmoid),
- * compiled with Adam and binary cross-entropy (metric: accuracy). Inputs are random (the speed of
- * these kernels does not depend on the values).
+ * Figures (images per second, higher is better), named as the anchors name them:
+ * - `baseline_train_img_per_s`: the article's CNN at 64x64x3 (input [64, 64, 3] ->
+ *   Conv2D(32, 3x3, relu) -> MaxPooling2D(2) -> Conv2D(32, 3x3, relu) -> MaxPooling2D(2) ->
+ *   Flatten -> Dense(128, relu) -> Dense(1, sigmoid), Adam, binary cross-entropy), one step per
+ *   batch of 32 random images (speed does not depend on the values), warm-up excluded;
+ * - `vgg16_forward_img_per_s`: VGG16's convolutional base (`include_top=False`) at 64x64,
+ *   batches of 16, inference, built by `lib/models/vgg16.ts` with random weights (Keras'
+ *   `weights=None`).
  *
  * @module
  */
@@ -13,6 +19,14 @@ import { createBaselineModel } from "../../lib/models/baseline.ts";
 import "@tensorflow/tfjs-backend-wasm";
 import { registerWasmTrainingKernels } from "../../lib/training/wasm_kernels/mod.ts";
 import { CarplaneError } from "../../lib/errors.ts";
+import { type BackendName, initBackend } from "../../lib/training/runtime.ts";
+import { buildVgg16Architecture } from "../../lib/models/vgg16.ts";
+import {
+  createDataParallelTrainStep,
+  createParallelPredictor,
+} from "../../lib/training/parallel.ts";
+import type { LabeledBatch } from "../../lib/training/fit.ts";
+import type { ArticleEpochResult } from "./article.ts";
 
 /** Options of {@linkcode measureBaselineTraining} and {@linkcode measureForward}. */
 export interface MeasureOptions {
@@ -183,4 +197,252 @@ if (import.meta.main) {
       baseline_forward_img_per_s: Number(forward.toFixed(1)),
     }),
   );
+}
+
+/** The figures the benchmark and the PyTorch anchor both report. */
+export const BENCH_METRICS = ["baseline_train_img_per_s", "vgg16_forward_img_per_s"] as const;
+/** One of {@linkcode BENCH_METRICS}. */
+export type BenchMetric = typeof BENCH_METRICS[number];
+
+/** Raised when the benchmark cannot run as asked (bad data folder, failed subprocess...). */
+export class BenchError extends CarplaneError {}
+
+/** How long to measure one figure. */
+export interface TimingOptions {
+  /** Calls run first and not timed (compilation, allocation, Workers' first step). */
+  warmupCalls: number;
+  /** Timed calls at least. */
+  minCalls: number;
+  /** Keep calling until this many seconds have passed (after `minCalls`). */
+  minSeconds: number;
+}
+
+/** A measured throughput. */
+export interface Throughput {
+  /** Images per second over the timed calls. */
+  imgPerS: number;
+  /** Images processed in the timed calls. */
+  images: number;
+  /** Timed calls. */
+  calls: number;
+  /** Seconds the timed calls took. */
+  seconds: number;
+}
+
+/**
+ * Times `call` (which returns how many images it processed) after `warmupCalls` untimed calls,
+ * for at least `minCalls` calls and `minSeconds` seconds.
+ *
+ * @example
+ * ```ts
+ * const t = await measureThroughput(async () => { await step(batch); return 32; },
+ *   { warmupCalls: 1, minCalls: 3, minSeconds: 5 });
+ * console.log(t.imgPerS);
+ * ```
+ */
+export async function measureThroughput(
+  call: () => Promise<number>,
+  options: TimingOptions,
+): Promise<Throughput> {
+  for (let i = 0; i < options.warmupCalls; i++) await call();
+  let images = 0;
+  let calls = 0;
+  const start = performance.now();
+  let seconds = 0;
+  while (calls < options.minCalls || seconds < options.minSeconds) {
+    images += await call();
+    calls++;
+    seconds = (performance.now() - start) / 1000;
+  }
+  return { imgPerS: images / seconds, images, calls, seconds };
+}
+
+/** What one backend is measured with. */
+export interface BenchSettings {
+  /** Square image side for VGG16 (64 as in the article; the baseline is always 64x64x3). */
+  vgg16ImageSize: number;
+  /** Training batch (32). */
+  trainBatch: number;
+  /** Inference batch for VGG16 (16). */
+  forwardBatch: number;
+  /** Workers beside the main thread for the data-parallel figures (1 on 2 cores). */
+  workers: number;
+  /** How long to measure training (a fixed number of steps: `minSeconds` is not used). */
+  train: TimingOptions;
+  /** How long to measure VGG16 inference. */
+  forward: TimingOptions;
+}
+
+/**
+ * The settings for a backend: the anchor's sizes; about 5 s per figure after warm-up on
+ * wasm/node; on the (very slow) cpu backend 2 timed training steps and 1 timed VGG16 batch, with
+ * no warm-up (pure JavaScript compiles nothing; one training step of 32 images takes about a
+ * minute and a VGG16 batch about 20 s there); one timed call of each after one warm-up in quick
+ * mode.
+ *
+ * @example
+ * ```ts
+ * benchSettings("cpu", false).train.minCalls; // 2
+ * ```
+ */
+export function benchSettings(
+  backend: BackendName,
+  quick: boolean,
+  workers = Math.max(1, (navigator.hardwareConcurrency ?? 2) - 1),
+): BenchSettings {
+  const base = { vgg16ImageSize: 64, trainBatch: 32, forwardBatch: 16, workers };
+  if (quick) {
+    const once = { warmupCalls: 1, minCalls: 1, minSeconds: 0 };
+    return { ...base, train: once, forward: once };
+  }
+  if (backend === "cpu") {
+    return {
+      ...base,
+      train: { warmupCalls: 0, minCalls: 2, minSeconds: 0 },
+      forward: { warmupCalls: 0, minCalls: 1, minSeconds: 0 },
+    };
+  }
+  return {
+    ...base,
+    train: { warmupCalls: 2, minCalls: 20, minSeconds: 0 },
+    forward: { warmupCalls: 1, minCalls: 3, minSeconds: 5 },
+  };
+}
+
+/** One figure on one thread and data-parallel on `threads` threads. */
+export interface MetricResult {
+  single: Throughput;
+  parallel: Throughput;
+  /** Threads of the data-parallel figure (main thread + Workers). */
+  threads: number;
+}
+
+/** Everything measured on one backend, or why it could not run. */
+export interface BackendResult {
+  backend: BackendName;
+  available: boolean;
+  /** Why the backend runs (or does not). */
+  reason: string;
+  settings: BenchSettings;
+  metrics: Partial<Record<BenchMetric, MetricResult>>;
+  /** The article's epoch on this backend ({@linkcode measureArticleEpoch}), or why none. */
+  article?: ArticleEpochResult | { missing: string };
+}
+
+/** Where the benchmark's progress lines go. */
+export type BenchLog = (line: string) => void;
+
+/**
+ * A batch of `n` random `size`x`size`x3 images with alternating labels.
+ *
+ * @example
+ * ```ts
+ * const batch = randomBatch(32, 64);
+ * ```
+ */
+export function randomBatch(n: number, size: number): LabeledBatch {
+  const xs = new Float32Array(n * size * size * 3);
+  for (let i = 0; i < xs.length; i++) xs[i] = Math.random();
+  const ys = Float32Array.from({ length: n }, (_, i) => i % 2);
+  return { xs, ys, size: n, shape: [n, size, size, 3] };
+}
+
+/**
+ * Initialises `backend` and measures both figures on it, single-threaded and data-parallel.
+ * Returns `available: false` with the reason when the backend cannot start.
+ *
+ * @example
+ * ```ts
+ * const result = await benchBackend("wasm", benchSettings("wasm", false), console.log);
+ * result.metrics.baseline_train_img_per_s?.parallel.imgPerS;
+ * ```
+ */
+export async function benchBackend(
+  backend: BackendName,
+  settings: BenchSettings,
+  log: BenchLog = () => {},
+): Promise<BackendResult> {
+  const result: BackendResult = {
+    backend,
+    available: false,
+    reason: "",
+    settings,
+    metrics: {},
+  };
+  let tfName: string;
+  try {
+    const choice = await initBackend(backend, { log: null });
+    result.available = true;
+    result.reason = choice.reason;
+    tfName = choice.tfName;
+  } catch (error) {
+    result.reason = error instanceof Error ? error.message : String(error);
+    log(`${backend}: not available (${result.reason})`);
+    return result;
+  }
+  const threads = settings.workers + 1;
+
+  // One thread: the wasm-kernel module's own measurement (trainOnBatch on the article's CNN).
+  log(`${backend}: baseline training, 1 thread ...`);
+  const steps = settings.train.minCalls;
+  const singleRate = await measureBaselineTraining({
+    backend: tfName,
+    batchSize: settings.trainBatch,
+    steps,
+    warmupSteps: settings.train.warmupCalls,
+  });
+  const images = settings.trainBatch * steps;
+  const single = { imgPerS: singleRate, images, calls: steps, seconds: images / singleRate };
+  log(`${backend}: baseline training, ${threads} threads ...`);
+  const trainBatch = randomBatch(settings.trainBatch, 64);
+  const parallelModel = createBaselineModel({ seed: 1, inputShape: [64, 64, 3] });
+  const parallelStep = await createDataParallelTrainStep(parallelModel, {
+    workers: settings.workers,
+    backend,
+  });
+  try {
+    result.metrics.baseline_train_img_per_s = {
+      single,
+      parallel: await measureThroughput(
+        async () => (await parallelStep.step(trainBatch)).size,
+        { ...settings.train, minSeconds: 0 },
+      ),
+      threads,
+    };
+  } finally {
+    await parallelStep.close();
+    parallelModel.dispose();
+  }
+
+  const size = settings.vgg16ImageSize;
+  const batch = randomBatch(settings.forwardBatch, size);
+  const base = buildVgg16Architecture([size, size, 3]);
+  try {
+    log(`${backend}: VGG16 conv base inference, 1 thread ...`);
+    const forwardSingle = await measureThroughput(() => {
+      tf.tidy(() => {
+        const x = tf.tensor(batch.xs, batch.shape as number[]);
+        (base.predict(x) as tf.Tensor).dataSync();
+      });
+      return Promise.resolve(batch.size);
+    }, settings.forward);
+    log(`${backend}: VGG16 conv base inference, ${threads} threads ...`);
+    const predictor = await createParallelPredictor(base, { workers: settings.workers, backend });
+    try {
+      const forwardParallel = await measureThroughput(async () => {
+        await predictor.predict(batch.xs, batch.shape);
+        return batch.size;
+      }, settings.forward);
+      result.metrics.vgg16_forward_img_per_s = {
+        single: forwardSingle,
+        parallel: forwardParallel,
+        threads,
+      };
+    } finally {
+      await predictor.close();
+    }
+  } finally {
+    base.dispose();
+  }
+  return result;
 }
