@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
-import { nativeAddonPlace } from "../lib/training/native.ts";
+import { nativeAddonPlace, oneDnnMaxPoolGrad } from "../lib/training/native.ts";
 import { initBackend } from "../lib/training/runtime.ts";
 import { createBaselineModel } from "../lib/models/baseline.ts";
 import { loadModel, saveModel } from "../lib/models/model_io.ts";
@@ -111,6 +111,42 @@ Deno.test({
       assert.deepEqual(Array.from(results.node[a]), Array.from(results.cpu[a]), `alpha #${a}`);
     }
     assert.deepEqual(Array.from(results.node[0]).slice(0, 5), [0, 0, 0, 1, 1]);
+  },
+});
+
+Deno.test({
+  name: "node: max-pooling gradients match cpu's (ties, same padding, strides 1 and 2)",
+  ignore,
+  fn: async () => {
+    const cases: Array<[number[], number, number, "valid" | "same"]> = [
+      [[2, 7, 9, 3], 2, 2, "valid"],
+      [[2, 7, 9, 3], 3, 2, "same"],
+      [[1, 6, 6, 2], 3, 1, "same"],
+      [[4, 30, 30, 8], 2, 2, "valid"],
+    ];
+    const results: Record<string, Float32Array[]> = {};
+    for (const backend of ["node", "cpu"] as const) {
+      await initBackend(backend, { log: null, skipProbe: true });
+      results[backend] = cases.map(([shape, k, s, pad], i) =>
+        tf.tidy(() => {
+          // Rounded to -1, 0, 1: most windows hold ties, where the first maximum must win.
+          const x = tf.randomUniform(shape, -1, 1, "float32", i).round();
+          const weights = tf.randomUniform(
+            tf.maxPool(x as tf.Tensor4D, k, s, pad).shape,
+            0,
+            1,
+            "float32",
+            100 + i,
+          );
+          const f = (v: tf.Tensor) => tf.maxPool(v as tf.Tensor4D, k, s, pad).mul(weights).sum();
+          return tf.grad(f)(x).dataSync() as Float32Array;
+        })
+      );
+    }
+    cases.forEach((c, i) => {
+      assert.ok(maxAbsDiff(results.node[i], results.cpu[i]) < 1e-5, `case ${JSON.stringify(c)}`);
+    });
+    console.log(`max-pooling gradients on oneDNN: ${oneDnnMaxPoolGrad()}`);
   },
 });
 
