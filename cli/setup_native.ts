@@ -20,12 +20,14 @@ node_modules (only adding files). Sources, the first that applies:
   --libtensorflow DIR  an unpacked libtensorflow: the official C library tarball's folder
                        (include/, lib/) or a TensorFlow Python package folder
   --wheel FILE         a TensorFlow pip wheel (e.g. pip download --no-deps tensorflow_cpu==2.21.0)
-  --python PATH        a python whose TensorFlow to use (default: python3, when it has one)
+  --python PATH        a python whose TensorFlow to use (default: python3, when it has one;
+                       else its pip is asked for the tensorflow_cpu 2.21 wheel, offline from a
+                       local mirror where pip is configured with one)
   (online)             else the official libtensorflow 2.9.1 C library, downloaded once,
                        SHA-256 checked, cached in ~/.cache/carplane
 Options:
   --offline            never download; fail with what to pass instead
-  --no-python          do not look for a Python's TensorFlow
+  --no-python          do not look for a Python's TensorFlow or ask its pip
   --node-headers DIR   folder with node_api.h (default: /usr/include/node, node-gyp's cache)
   --force              rebuild and reinstall even when set up already`;
 

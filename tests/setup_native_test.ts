@@ -14,6 +14,7 @@ import {
   findLibtensorflow,
   libtensorflowFromTarball,
   libtensorflowFromWheel,
+  wheelFromPip,
 } from "../tools/native/libtensorflow.ts";
 import { findCompiler, findNodeHeaders } from "../tools/native/addon.ts";
 import { resolveLibtensorflow, setupNative } from "../tools/native/setup.ts";
@@ -234,4 +235,46 @@ Deno.test("a missing compiler or missing Node headers is named, with what to ins
         .test(e.message) &&
       /--node-headers/.test(e.hint ?? ""),
   );
+});
+
+Deno.test("pip's configured index gives the TensorFlow wheel; pip's failure is reported", async () => {
+  await withTempDir(async (dir) => {
+    // A stand-in python whose pip answers like pip (config get, download -d DIR ...).
+    const fake = join(dir, "python");
+    await Deno.writeTextFile(
+      fake,
+      `#!/bin/sh
+if [ "$3" = config ]; then echo "file:///mirror/simple file:///more/simple"; exit 0; fi
+echo "$@" > "${dir}/args"
+[ -n "$FAIL" ] && { echo "ERROR: No matching distribution found" >&2; exit 1; }
+while [ "$1" != -d ]; do shift; done
+mkdir -p "$2" && touch "$2/tensorflow_cpu-2.21.0-cp311-cp311-manylinux_2_27_x86_64.whl"
+`,
+      { mode: 0o755 },
+    );
+    const got = await wheelFromPip(fake, join(dir, "cache"));
+    assert.deepEqual(got, {
+      wheel: join(
+        dir,
+        "cache",
+        "wheels",
+        "tensorflow_cpu-2.21.0-cp311-cp311-manylinux_2_27_x86_64.whl",
+      ),
+    });
+    const args = await Deno.readTextFile(join(dir, "args"));
+    assert.match(
+      args,
+      /download -q --no-deps --only-binary=:all: -d .* --index-url file:\/\/\/mirror\/simple tensorflow_cpu==2\.21\.0/,
+    );
+
+    Deno.env.set("FAIL", "1");
+    try {
+      const failed = await wheelFromPip(fake, join(dir, "other"));
+      assert.deepEqual(failed, {
+        problem: "pip could not get tensorflow_cpu==2.21.0 (ERROR: No matching distribution found)",
+      });
+    } finally {
+      Deno.env.delete("FAIL");
+    }
+  });
 });

@@ -272,6 +272,68 @@ export async function tensorflowOfPython(python: string): Promise<string | null>
   }
 }
 
+/** The TensorFlow wheel {@linkcode wheelFromPip} asks pip for. */
+export const PIP_TENSORFLOW = "tensorflow_cpu==2.21.0";
+
+/**
+ * Asks `python`'s pip for the TensorFlow CPU wheel (`pip download --no-deps`, binary only) into
+ * `cacheDir/wheels/`, through the first index pip is configured with (on machines with a local
+ * wheel mirror this is offline); returns the wheel's path, or `null` with pip's last line.
+ *
+ * @example
+ * ```ts
+ * const got = await wheelFromPip("python3", "/root/.cache/carplane");
+ * if ("wheel" in got) console.log(got.wheel);
+ * ```
+ */
+export async function wheelFromPip(
+  python: string,
+  cacheDir: string,
+): Promise<{ wheel: string } | { problem: string }> {
+  const dir = join(cacheDir, "wheels");
+  const run = async (args: string[]) => {
+    try {
+      const out = await new Deno.Command(python, {
+        args,
+        stdout: "piped",
+        stderr: "piped",
+        stdin: "null",
+      }).output();
+      const text = new TextDecoder().decode(out.success ? out.stdout : out.stderr).trim();
+      return { ok: out.success, text };
+    } catch (error) {
+      return { ok: false, text: `${python} could not be started (${error})` };
+    }
+  };
+  // The configured extra index first (a local mirror), as ../shared/bench/keras_env.sh does:
+  // pip would otherwise also wait on an unreachable default index.
+  const config = await run(["-m", "pip", "config", "get", "global.extra-index-url"]);
+  const index = config.ok ? config.text.split(/\s+/)[0] : "";
+  const got = await run([
+    "-m",
+    "pip",
+    "download",
+    "-q",
+    "--no-deps",
+    "--only-binary=:all:",
+    "-d",
+    dir,
+    ...(index !== "" ? ["--index-url", index] : []),
+    PIP_TENSORFLOW,
+  ]);
+  if (!got.ok) {
+    return { problem: `pip could not get ${PIP_TENSORFLOW} (${got.text.split("\n").at(-1)})` };
+  }
+  try {
+    for await (const e of Deno.readDir(dir)) {
+      if (/^tensorflow_cpu-2\.21\.0-.*\.whl$/.test(e.name)) return { wheel: join(dir, e.name) };
+    }
+  } catch {
+    // no folder: pip wrote nothing
+  }
+  return { problem: `pip reported success but left no ${PIP_TENSORFLOW} wheel in ${dir}` };
+}
+
 /** Where the online libtensorflow comes from (a test passes a local server and its hash). */
 export interface OnlineSource {
   url: string;

@@ -3,8 +3,9 @@
  * exactly what it did.
  *
  * Sources of libtensorflow, in order: `--libtensorflow DIR`; `--wheel FILE`; the TensorFlow of
- * a Python (`--python PATH`, else `python3`); else, online, the official libtensorflow C library
- * tarball (hash-checked, cached). The addon is then compiled against it (cached by a key of all
+ * a Python (`--python PATH`, else `python3`), or the TensorFlow wheel that Python's pip can get
+ * (offline from a local wheel mirror where pip is configured with one); else, online, the
+ * official libtensorflow C library tarball (hash-checked, cached). The addon is then compiled against it (cached by a key of all
  * its inputs), copied to where tfjs-node loads it, and proved by loading it in a fresh process.
  * A second run with nothing to change takes about as long as that proof.
  *
@@ -34,6 +35,7 @@ import {
   OFFICIAL_LIBTENSORFLOW,
   type OnlineSource,
   tensorflowOfPython,
+  wheelFromPip,
 } from "./libtensorflow.ts";
 
 /** Options of {@linkcode setupNative} (the command's flags). */
@@ -44,7 +46,7 @@ export interface SetupNativeOptions {
   wheel?: string;
   /** A Python whose TensorFlow to use; default `python3` (skipped when it has none). */
   python?: string;
-  /** Do not look for a Python's TensorFlow. */
+  /** Do not look for a Python's TensorFlow, nor ask its pip for the wheel. */
   noPython?: boolean;
   /** Allow the online download when no local source is found (default true). */
   online?: boolean;
@@ -110,6 +112,12 @@ export async function resolveLibtensorflow(
       );
     }
     tried.push(`${python} has no TensorFlow`);
+    const pip = await wheelFromPip(python, cacheDir);
+    if ("wheel" in pip) {
+      log(`${python} has no TensorFlow; pip got its wheel: ${pip.wheel}`);
+      return await libtensorflowFromWheel(pip.wheel, cacheDir, log);
+    }
+    tried.push(pip.problem);
   }
   if (options.online === false) {
     throw new NativeSetupError(
