@@ -151,6 +151,40 @@ Deno.test({
 });
 
 Deno.test({
+  name: "node: sums of 4-D tensors (bias gradients and others) match cpu's",
+  ignore,
+  fn: async () => {
+    const cases: Array<[number | number[], boolean]> = [
+      [[0, 1, 2], false],
+      [[-4, -3, -2], false],
+      [[2, 0, 1], false],
+      [[0, 1, 2], true],
+      [[1, 2], false],
+      [3, false],
+    ];
+    const results: Record<string, Float32Array[]> = {};
+    for (const backend of ["node", "cpu"] as const) {
+      await initBackend(backend, { log: null, skipProbe: true });
+      results[backend] = cases.map(([axis, keepDims]) =>
+        tf.tidy(() => {
+          const x = tf.randomUniform([3, 9, 7, 5], -1, 1, "float32", 21);
+          return tf.sum(x, axis, keepDims).dataSync() as Float32Array;
+        })
+      );
+      const ints = tf.tidy(() =>
+        tf.sum(tf.tensor4d([1, 2, 3, 4], [1, 2, 1, 2], "int32"), [0, 1, 2])
+      );
+      assert.deepEqual(Array.from(ints.dataSync()), [4, 6], `${backend}: int32 sums`);
+      ints.dispose();
+    }
+    cases.forEach((c, i) => {
+      assert.equal(results.node[i].length, results.cpu[i].length, JSON.stringify(c));
+      assert.ok(maxAbsDiff(results.node[i], results.cpu[i]) < 1e-5, JSON.stringify(c));
+    });
+  },
+});
+
+Deno.test({
   name: "node: a model saved on node loads and predicts the same on wasm, and back",
   ignore,
   fn: async () => {

@@ -218,6 +218,9 @@ const RELU_GRAD = "CarplaneReluGrad";
  * - the ReLU gradient `dy * cast(step(x))` becomes TensorFlow's one `ReluGrad(dy, x)` op on the
  *   `tensorflow` backend (other backends keep tfjs' formula);
  * - max pooling's gradient runs on oneDNN (see `registerOneDnnMaxPoolGrad` below);
+ * - a convolution's bias gradient (a sum over every axis but the channels of a 4-D tensor) runs
+ *   as TensorFlow's `BiasAddGrad`: 2.4-2.8 ms of CPU against 7.3-8.8 ms for `Sum` on the
+ *   article's first layer (32x62x62x32), the same sums to float32 rounding;
  * - tfjs-node's `Step` kernel (still used by fused layers' ReLU gradient) becomes
  *   `Sign(Relu(x))` for alpha 0: the same 0, 1 and NaN in two ops instead of six full-size
  *   ones (isNaN, greater, ones, fill, where, select).
@@ -259,6 +262,7 @@ export function registerFasterNodeKernels(): void {
     },
   });
   registerOneDnnMaxPoolGrad();
+  registerBiasGradientSum();
   const upstream = tf.getKernel("Step", "tensorflow");
   if (upstream === undefined) return;
   tf.unregisterKernel("Step", "tensorflow");
@@ -363,6 +367,37 @@ function registerOneDnnMaxPoolGrad(): void {
       } finally {
         tf.dispose(forward);
       }
+    },
+  });
+}
+
+/**
+ * `Sum` over axes 0, 1, 2 of a float32 NHWC tensor (a convolution's bias gradient) as
+ * TensorFlow's `BiasAddGrad`, a kernel made for exactly that reduction; every other `Sum` runs
+ * tfjs-node's own kernel.
+ */
+function registerBiasGradientSum(): void {
+  const upstream = tf.getKernel("Sum", "tensorflow");
+  if (upstream === undefined) return;
+  tf.unregisterKernel("Sum", "tensorflow");
+  tf.registerKernel({
+    kernelName: "Sum",
+    backendName: "tensorflow",
+    kernelFunc: (args) => {
+      const { x } = args.inputs as { x: tf.Tensor };
+      const { axis, keepDims } = args.attrs as unknown as {
+        axis: number | number[];
+        keepDims: boolean;
+      };
+      const axes = x.rank === 4 ? tf.util.parseAxisParam(axis, x.shape) : [];
+      const channelsOnly = axes.length === 3 && [0, 1, 2].every((a) => axes.includes(a));
+      if (!channelsOnly || keepDims || x.dtype !== "float32") return upstream.kernelFunc(args);
+      const backend = args.backend as unknown as NodeBackend;
+      const b = backend.binding;
+      return backend.executeSingleOutput("BiasAddGrad", [
+        { name: "T", type: b.TF_ATTR_TYPE, value: b.TF_FLOAT },
+        { name: "data_format", type: b.TF_ATTR_STRING, value: "NHWC" },
+      ], [x]) as unknown as tf.TensorInfo;
     },
   });
 }
