@@ -5,11 +5,14 @@ import { ArchiveError } from "../lib/data/archive.ts";
 import { DownloadError, listPartialFiles } from "../lib/data/download.ts";
 import {
   DatasetSourceError,
+  describeDatasetSource,
+  EMBEDDED_DATASET_DIR,
   ensureDataset,
   fetchArticleDataset,
   fetchCifar10Dataset,
   hasDatasetLayout,
   installLocalDataset,
+  SOURCE_NOTE,
 } from "../lib/data/sources.ts";
 import {
   articleRepoEntries,
@@ -331,12 +334,88 @@ Deno.test("ensureDataset falls back to CIFAR-10 when the article's archive is mi
   }
 });
 
-Deno.test("offline, ensureDataset stops with both URLs and how to pass a local dataset", async () => {
+Deno.test("offline, ensureDataset installs the embedded sample, saying what it tried, once", async () => {
+  await withProject(async (data, cacheDir) => {
+    const articleUrl = closedPortUrl("/master.tar.gz");
+    const cifarUrl = closedPortUrl("/cifar-10-binary.tar.gz");
+    const logs: string[] = [];
+    const summary = await ensureDataset(data, {
+      cacheDir,
+      articleUrls: [articleUrl],
+      cifarUrl,
+      log: (m) => logs.push(m),
+    });
+    assert.equal(summary.source, "embedded");
+    assert.equal(summary.origin, EMBEDDED_DATASET_DIR);
+    assert.deepEqual(summary.counts, {
+      training_set: { cars: 80, planes: 80, unlabelled: 0 },
+      val_set: { cars: 20, planes: 20, unlabelled: 0 },
+      test: { cars: 8, planes: 7, unlabelled: 0 },
+    });
+    const text = logs.join("\n");
+    assert.match(text, /trying the article's own images first/);
+    assert.match(text, /The article's dataset is not available .*; falling back to CIFAR-10/);
+    assert.match(text, /CIFAR-10 is not available either .*; using the sample embedded/);
+    assert.match(text, /deno task data --source article --force/);
+    assert.equal(summary.notUsed?.length, 2);
+    assert.match(
+      describeDatasetSource(summary),
+      /^the sample embedded in the repository, 215 CIFAR-10 photos \(.*\); not available: the article's own images: Could not download .*; CIFAR-10: Could not download/,
+    );
+    // the copy is complete, beside the README and a note saying where it came from
+    const tree = listTree(data);
+    assert.equal(tree.filter((f) => /\.jpg$/.test(f)).length, 215);
+    assert.deepEqual(tree.filter((f) => !/\.jpg$/.test(f)), [SOURCE_NOTE, "README.md"]);
+    // the next run keeps it, without a request, and still says what it is
+    const again: string[] = [];
+    const next = await ensureDataset(data, {
+      cacheDir,
+      articleUrls: [articleUrl],
+      cifarUrl,
+      log: (m) => again.push(m),
+    });
+    assert.equal(next.source, "existing");
+    assert.equal(next.installedFrom?.source, "embedded");
+    assert.match(
+      describeDatasetSource(next),
+      /^the sample embedded in the repository, 215 CIFAR-10 photos \(.*\), installed on \d{4}-\d\d-\d\d$/,
+    );
+    assert.match(again.join("\n"), /^Using the dataset in .*: the sample embedded/);
+  });
+});
+
+Deno.test("a note that is not ensureDataset's own is ignored; describeDatasetSource names each source", async () => {
+  await withProject(async (data) => {
+    await installLocalDataset(EMBEDDED_DATASET_DIR, data, { log: quiet });
+    await Deno.writeTextFile(path.join(data, SOURCE_NOTE), '{"source": "somewhere"}');
+    const summary = await ensureDataset(data, { log: quiet });
+    assert.equal(summary.installedFrom, undefined);
+    assert.equal(describeDatasetSource(summary), `the dataset already in ${data}`);
+  });
+  const counts = {
+    training_set: { cars: 1, planes: 1, unlabelled: 0 },
+    val_set: { cars: 1, planes: 1, unlabelled: 0 },
+    test: { cars: 1, planes: 0, unlabelled: 0 },
+  };
+  const of = (source: "article" | "cifar10" | "local", origin: string) =>
+    describeDatasetSource({ dir: "/d", source, origin, counts });
+  assert.equal(of("article", "/c/a.tar.gz"), "the article's own images (/c/a.tar.gz)");
+  assert.match(of("cifar10", "/c/cifar.tar.gz"), /^CIFAR-10 cars and planes .*\(\/c\/cifar/);
+  assert.equal(of("local", "/m/set"), "a copy of /m/set");
+});
+
+Deno.test("offline without the embedded sample, ensureDataset stops with both URLs and what to do", async () => {
   await withProject(async (data, cacheDir) => {
     const articleUrl = closedPortUrl("/master.tar.gz");
     const cifarUrl = closedPortUrl("/cifar-10-binary.tar.gz");
     await assert.rejects(
-      ensureDataset(data, { cacheDir, articleUrls: [articleUrl], cifarUrl, log: quiet }),
+      ensureDataset(data, {
+        cacheDir,
+        articleUrls: [articleUrl],
+        cifarUrl,
+        embeddedDir: null,
+        log: quiet,
+      }),
       (e: unknown) => {
         assert.ok(e instanceof DatasetSourceError);
         assert.ok(e.message.includes(articleUrl));

@@ -5,7 +5,13 @@
  *   folder holds `training_set`, `val_set` and `test` with `cars/` and `planes/` inside;
  * - CIFAR-10 (binary version) as a stand-in: `automobile` -> `cars`, `airplane` -> `planes`,
  *   written as PNGs in the article's layout with the article's split sizes;
- * - a local folder or archive the user already has.
+ * - a local folder or archive the user already has;
+ * - the sample embedded in the repository ({@linkcode EMBEDDED_DATASET_DIR}: 215 CIFAR-10 car
+ *   and plane photos in the article's layout and split sizes), the last resort offline.
+ *
+ * {@linkcode ensureDataset} is the one place that picks among them for `deno task reproduce`
+ * and the notebooks: the article's images, then CIFAR-10, then the embedded sample, each step
+ * saying what it tried and what it uses.
  *
  * Every source is assembled in a temporary folder beside the destination and moved into place
  * only when complete, so `data/` is never left half-filled.
@@ -13,6 +19,7 @@
  * @module
  */
 import * as path from "node:path";
+import { fileURLToPath } from "node:url";
 import sharp from "sharp";
 import {
   ArchiveError,
@@ -55,6 +62,17 @@ export const ARTICLE_ARCHIVE_URLS: readonly string[] = [
   `https://codeload.github.com/${ARTICLE_REPO}/tar.gz/refs/heads/main`,
 ];
 
+/**
+ * The sample embedded in the repository (`assets/datasets/car-plane`): 215 CIFAR-10 photos,
+ * 80+80 training, 20+20 validation and 8+7 test images, with their source in `SOURCE.md`.
+ */
+export const EMBEDDED_DATASET_DIR = fileURLToPath(
+  new URL("../../assets/datasets/car-plane", import.meta.url),
+);
+
+/** The note {@linkcode ensureDataset} leaves in a folder it filled, saying from where. */
+export const SOURCE_NOTE = ".carplane-source.json";
+
 /** The CIFAR-10 binary archive (162 MB). */
 export const CIFAR10_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-binary.tar.gz";
 /** MD5 of {@link CIFAR10_URL}, as published on the CIFAR page. */
@@ -74,11 +92,18 @@ export type DatasetCounts = Record<Split, { cars: number; planes: number; unlabe
 export interface DatasetSummary {
   /** The dataset folder (absolute). */
   dir: string;
-  /** Which source filled it. */
-  source: "existing" | "article" | "cifar10" | "local";
+  /** Which source filled it (`existing`: it was there already). */
+  source: "existing" | "article" | "cifar10" | "local" | "embedded";
   /** The URL, archive or folder the images came from. */
   origin: string;
   counts: DatasetCounts;
+  /**
+   * For an `existing` dataset that {@linkcode ensureDataset} installed earlier: the source it
+   * came from then (read from {@linkcode SOURCE_NOTE}).
+   */
+  installedFrom?: { source: DatasetSummary["source"]; origin: string; installedAt: string };
+  /** The sources tried before this one and why each was not used, one line each. */
+  notUsed?: string[];
 }
 
 /** Options shared by the sources. */
@@ -118,6 +143,11 @@ export interface EnsureDatasetOptions extends SourceOptions {
   cifarMd5?: string | null;
   perClass?: number;
   testCount?: number;
+  /**
+   * The last resort when neither download works: a folder in the article's layout, copied in
+   * (default {@linkcode EMBEDDED_DATASET_DIR}); `null` to fail instead.
+   */
+  embeddedDir?: string | null;
 }
 
 function defaultLog(message: string): void {
@@ -661,14 +691,18 @@ export async function fetchCifar10Dataset(
 }
 
 /**
- * Makes sure `dataDir` holds a dataset: keeps one that is there, else tries the article's
- * archive, then CIFAR-10, saying what it does. When both fail (offline), throws a
+ * Makes sure `dataDir` holds a dataset and says which: keeps one that is there, else tries the
+ * article's own images, then CIFAR-10, then copies in the sample embedded in the repository
+ * ({@linkcode EMBEDDED_DATASET_DIR}), logging what it tried and what it uses. The folder is
+ * filled once: later runs find the dataset there (and the note saying where it came from).
+ * Only with `embeddedDir: null` and both downloads failing does it throw a
  * {@link DatasetSourceError} listing the URLs tried and how to supply a local dataset.
  *
  * @example
  * ```ts
- * import { ensureDataset } from "./sources.ts";
- * const { source, counts } = await ensureDataset("data");
+ * import { describeDatasetSource, ensureDataset } from "./sources.ts";
+ * const dataset = await ensureDataset("data");
+ * console.log(describeDatasetSource(dataset)); // e.g. "the article's own images (...)"
  * ```
  */
 export async function ensureDataset(
@@ -678,7 +712,19 @@ export async function ensureDataset(
   const log = opts.log ?? defaultLog;
   const dir = path.resolve(dataDir);
   if (await hasDatasetLayout(dir)) {
-    return { dir, source: "existing", origin: dir, counts: await countDataset(dir) };
+    const installedFrom = await readSourceNote(dir);
+    const summary: DatasetSummary = {
+      dir,
+      source: "existing",
+      origin: dir,
+      counts: await countDataset(dir),
+      ...(installedFrom ? { installedFrom } : {}),
+    };
+    const replace = installedFrom?.source === "embedded"
+      ? " (`deno task data --source article --force` replaces it with the article's images)"
+      : "";
+    log(`Using the dataset in ${dir}: ${describeDatasetSource(summary)}${replace}.`);
+    return summary;
   }
   const partial: Split[] = [];
   for (const split of SPLITS) {
@@ -693,33 +739,48 @@ export async function ensureDataset(
   }
   const articleUrls = opts.articleUrls ?? ARTICLE_ARCHIVE_URLS;
   const cifarUrl = opts.cifarUrl ?? CIFAR10_URL;
+  const embeddedDir = opts.embeddedDir === undefined ? EMBEDDED_DATASET_DIR : opts.embeddedDir;
   const failures: string[] = [];
+  const notUsed: string[] = [];
+  const installed = async (summary: DatasetSummary): Promise<DatasetSummary> => {
+    const done = notUsed.length > 0 ? { ...summary, notUsed } : summary;
+    await writeSourceNote(dir, done);
+    return done;
+  };
+  const usable = (e: unknown) =>
+    e instanceof DownloadError || e instanceof ArchiveError || e instanceof DatasetSourceError;
   log(`No dataset in ${dir}; trying the article's own images first.`);
   try {
-    return await fetchArticleDataset(dir, { ...opts, urls: articleUrls, log });
+    return await installed(await fetchArticleDataset(dir, { ...opts, urls: articleUrls, log }));
   } catch (e) {
-    if (
-      !(e instanceof DownloadError || e instanceof ArchiveError || e instanceof DatasetSourceError)
-    ) {
-      throw e;
-    }
+    if (!usable(e)) throw e;
     failures.push(`article's dataset: ${(e as Error).message}`);
+    notUsed.push(`the article's own images: ${firstLine(e)}`);
     log(`The article's dataset is not available (${firstLine(e)}); falling back to CIFAR-10.`);
   }
   try {
-    return await fetchCifar10Dataset(dir, {
-      ...opts,
-      url: cifarUrl,
-      md5: opts.cifarMd5,
-      log,
-    });
+    return await installed(
+      await fetchCifar10Dataset(dir, { ...opts, url: cifarUrl, md5: opts.cifarMd5, log }),
+    );
   } catch (e) {
-    if (
-      !(e instanceof DownloadError || e instanceof ArchiveError || e instanceof DatasetSourceError)
-    ) {
-      throw e;
-    }
+    if (!usable(e)) throw e;
     failures.push(`CIFAR-10: ${(e as Error).message}`);
+    notUsed.push(`CIFAR-10: ${firstLine(e)}`);
+    if (embeddedDir !== null) {
+      log(
+        `CIFAR-10 is not available either (${firstLine(e)}); using the sample embedded in the ` +
+          `repository: ${embeddedDir} (215 CIFAR-10 car and plane photos in the article's ` +
+          "layout; see its SOURCE.md).",
+      );
+    }
+  }
+  if (embeddedDir !== null) {
+    const local = await installLocalDataset(embeddedDir, dir, { ...opts, log });
+    log(
+      "To use the article's images or the full CIFAR-10 stand-in once you are online: " +
+        "`deno task data --source article --force` (or `--source cifar10 --force`).",
+    );
+    return await installed({ ...local, source: "embedded" });
   }
   const cacheDir = opts.cacheDir ?? defaultCacheDir();
   throw new DatasetSourceError(
@@ -731,4 +792,65 @@ export async function ensureDataset(
       `URLs above by hand into ${cacheDir} (as ${archiveFileName(articleUrls)} or ` +
       `cifar-10-binary.tar.gz) and run \`deno task data\` again.`,
   );
+}
+
+/**
+ * One phrase saying where a dataset comes from, for logs, `report.md` and `metrics.json`.
+ *
+ * @example
+ * ```ts
+ * import { describeDatasetSource, ensureDataset } from "./sources.ts";
+ * describeDatasetSource(await ensureDataset("data"));
+ * // "the sample embedded in the repository (...) — the article's own images: ...; CIFAR-10: ..."
+ * ```
+ */
+export function describeDatasetSource(summary: DatasetSummary): string {
+  const what = (source: DatasetSummary["source"], origin: string): string => {
+    switch (source) {
+      case "article":
+        return `the article's own images (${origin})`;
+      case "cifar10":
+        return `CIFAR-10 cars and planes in the article's split sizes (${origin})`;
+      case "embedded":
+        return `the sample embedded in the repository, 215 CIFAR-10 photos (${origin})`;
+      case "local":
+        return `a copy of ${origin}`;
+      case "existing":
+        return `the dataset already in ${origin}`;
+    }
+  };
+  if (summary.source === "existing" && summary.installedFrom) {
+    const from = summary.installedFrom;
+    return `${what(from.source, from.origin)}, installed on ${from.installedAt.slice(0, 10)}`;
+  }
+  const text = what(summary.source, summary.origin);
+  return summary.notUsed?.length ? `${text}; not available: ${summary.notUsed.join("; ")}` : text;
+}
+
+async function writeSourceNote(dir: string, summary: DatasetSummary): Promise<void> {
+  const note = {
+    source: summary.source,
+    origin: summary.origin,
+    installedAt: new Date().toISOString(),
+    ...(summary.notUsed ? { notUsed: summary.notUsed } : {}),
+  };
+  // A note that cannot be written only costs the next run its "installed from" line.
+  await Deno.writeTextFile(path.join(dir, SOURCE_NOTE), JSON.stringify(note, null, 2) + "\n")
+    .catch(() => {});
+}
+
+async function readSourceNote(dir: string): Promise<DatasetSummary["installedFrom"]> {
+  try {
+    const note = JSON.parse(await Deno.readTextFile(path.join(dir, SOURCE_NOTE)));
+    const sources = ["article", "cifar10", "local", "embedded"];
+    if (
+      typeof note?.origin === "string" && typeof note?.installedAt === "string" &&
+      sources.includes(note?.source)
+    ) {
+      return { source: note.source, origin: note.origin, installedAt: note.installedAt };
+    }
+  } catch {
+    // no note (a dataset put there by hand): nothing more to say
+  }
+  return undefined;
 }
