@@ -29,15 +29,18 @@ Runs the article end to end: baseline CNN, charts, diagnosis, transfer learning 
 pretrained base, predictions on the unseen test images, report.
 
   --quick              smoke run (2 epochs x 2 steps); for tests
-  --data DIR           dataset in the article's layout (default data/; fetched when empty)
+  --data DIR           dataset in the article's layout (default data/, filled when empty: the
+                       article's images, else CIFAR-10, else the sample in assets/datasets/)
   --out DIR            where outputs go (default outputs/)
   --epochs N           epochs, 1 to 10000 (default 30)
   --steps N            steps per epoch, 1 to 100000 (default 30)
   --batch N            batch size, 1 to 4096 (default 32)
   --seed N             seed for weights, shuffling and augmentation, 0 to 2^53 (default 42)
   --backend B          auto | node | wasm | cpu (default auto, or $CARPLANE_BACKEND)
-  --base B             vgg16 | mobilenet | none (default vgg16)
-  --weights PATH|URL   weights of the base (VGG16 .h5 file; MobileNet layers-model folder)
+  --base B             vgg16 | mobilenet | none (default: vgg16 when Keras' ImageNet weights
+                       can be had, else the MobileNet v1 0.25 in assets/models/)
+  --weights PATH|URL   weights of the base (VGG16 .h5 file; MobileNet layers-model folder,
+                       default the one in assets/models/)
   --mode M             features (default: train the head on cached features) | augmented
   --head-lr X          Adam learning rate of the transfer head (default 0.0001)
   --preprocessing P    rescale (default, the article) | vgg16 (Keras' preprocess_input)

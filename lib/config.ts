@@ -131,9 +131,13 @@ function readEnv(name: string): string | undefined {
 
 /** The transfer-learning settings shared by the CLI (as flags) and the notebooks (as env). */
 export interface TransferConfig {
-  /** `vgg16` (default), `mobilenet` or `none`. */
-  base: "vgg16" | "mobilenet" | "none";
-  /** Weights path or URL; undefined for VGG16's default download; `none` for random weights. */
+  /**
+   * `vgg16`, `mobilenet` or `none`; undefined (`CARPLANE_BASE` unset) for the default: VGG16
+   * with Keras' ImageNet weights when they can be had, else the embedded MobileNet (see
+   * `resolveBase` in `lib/models/bases.ts`).
+   */
+  base?: "vgg16" | "mobilenet" | "none";
+  /** Weights path or URL; undefined for the base's default weights; `none` for random weights. */
   weights?: string;
   /** `features` (default) or `augmented`. */
   mode: "features" | "augmented";
@@ -157,7 +161,11 @@ export interface TransferConfig {
 export function transferConfig(
   env: (name: string) => string | undefined = readEnv,
 ): TransferConfig {
-  const pick = <T extends string>(name: string, choices: readonly T[], fallback: T): T => {
+  const pick = <T extends string, F extends T | undefined>(
+    name: string,
+    choices: readonly T[],
+    fallback: F,
+  ): T | F => {
     const value = env(name);
     if (value === undefined || value === "") return fallback;
     if (!choices.includes(value as T)) {
@@ -166,7 +174,7 @@ export function transferConfig(
     return value as T;
   };
   return {
-    base: pick("CARPLANE_BASE", ["vgg16", "mobilenet", "none"] as const, "vgg16"),
+    base: pick("CARPLANE_BASE", ["vgg16", "mobilenet", "none"] as const, undefined),
     weights: env("CARPLANE_WEIGHTS") || undefined,
     mode: pick("CARPLANE_MODE", ["features", "augmented"] as const, "features"),
     preprocessing: pick("CARPLANE_PREPROCESSING", ["rescale", "vgg16"] as const, "rescale"),

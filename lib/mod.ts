@@ -35,8 +35,10 @@ export {
   copyArticleLayout,
   DatasetError,
   decodeImageFile,
+  describeDatasetSource,
   type DirectoryIterator,
   download,
+  ensureDataset,
   fetchArticleDataset,
   fetchCifar10Dataset,
   flowFromDirectory,
@@ -67,6 +69,7 @@ export {
   loadModel,
   predictImages,
   type PredictionRow,
+  resolveBase,
   saveModel,
   summarize,
 } from "./models/mod.ts";

@@ -31,8 +31,9 @@ Deno.test("data and outputs default to the project's folders and follow the env 
 });
 
 Deno.test("transfer settings come from the CARPLANE_* variables, with the article's defaults", () => {
+  // no base: the default chain (VGG16 when its weights can be had, else the embedded MobileNet)
   assert.deepEqual(transferConfig(env({})), {
-    base: "vgg16",
+    base: undefined,
     weights: undefined,
     mode: "features",
     preprocessing: "rescale",

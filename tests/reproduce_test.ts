@@ -1,6 +1,7 @@
 /**
- * End to end: `reproduce` on a small fixture dataset (always), and on the real car/plane photos
- * with the real MobileNet weights when ../shared is there; plus the failure paths that must never
+ * End to end: `reproduce` on a small fixture dataset, and the offline default on a fresh
+ * machine (empty data folder, nothing downloadable: the embedded sample and the embedded
+ * MobileNet, said so in metrics.json and report.md); plus the failure paths that must never
  * leave a metrics.json that looks complete.
  */
 import assert from "node:assert/strict";
@@ -14,12 +15,11 @@ import {
   type ReproduceOptions,
 } from "../lib/experiment/reproduce.ts";
 import { silentReporter } from "../lib/training/progress.ts";
+import { DownloadError } from "../lib/data/download.ts";
+import { EMBEDDED_DATASET_DIR } from "../lib/data/sources.ts";
+import { EMBEDDED_MOBILENET_DIR } from "../lib/models/bases.ts";
+import { closedPortUrl } from "./data_fixtures.ts";
 import { makeArticleLayout, withTempDir } from "./fixtures.ts";
-
-const SHARED = new URL("../../shared/", import.meta.url).pathname;
-const sharedData = join(SHARED, "datasets/car-plane");
-const sharedMobileNet = join(SHARED, "models/mobilenet_v1_0.25_224");
-const haveShared = await Deno.stat(join(sharedData, "training_set")).then(() => true, () => false);
 
 function options(
   dataDir: string,
@@ -137,29 +137,81 @@ Deno.test("an output folder that cannot be created is an OutputError naming it",
   });
 });
 
-Deno.test({
-  name: "on the real car/plane photos, MobileNet transfer learning runs and predicts the test set",
-  ignore: !haveShared,
-  fn: async () => {
-    console.log(`ran on ${sharedData} with ${sharedMobileNet}`);
-    await withTempDir(async (dir) => {
-      const out = join(dir, "out");
-      const metrics = await reproduce(options(sharedData, out, {
-        base: "mobilenet",
-        weights: sharedMobileNet,
-        parallel: true,
-        config: experimentConfig({ quick: true, epochs: 3, stepsPerEpoch: 2 }),
-      }));
-      assert.ok(!("skipped" in metrics.transfer));
-      const t = metrics.transfer as Exclude<ReproduceMetrics["transfer"], { skipped: string }>;
-      assert.equal(t.baseParams.trainable, 0);
-      assert.equal(metrics.dataset.test, 15);
-      assert.equal(t.test.total, 15);
-      // Features from a real ImageNet base separate cars from planes after 3 short epochs.
-      assert.ok(t.bestValAccuracy >= 0.8, `transfer val accuracy ${t.bestValAccuracy}`);
-      for (const name of ["models/transfer/model.json", "comparison.png", "transfer_loss.png"]) {
-        assert.ok(await exists(join(out, name)), name);
-      }
+Deno.test("offline on a fresh machine: the embedded sample and the embedded MobileNet, said so", async () => {
+  await withTempDir(async (dir) => {
+    const out = join(dir, "out");
+    const data = join(dir, "data");
+    const lines: string[] = [];
+    const metrics = await reproduce(options(data, out, {
+      fetchData: true,
+      base: "vgg16",
+      baseExplicit: false,
+      parallel: true,
+      cacheDir: join(dir, "cache"),
+      config: experimentConfig({ quick: true, epochs: 3, stepsPerEpoch: 2 }),
+      defaultSources: {
+        articleUrls: [closedPortUrl("/master.tar.gz")],
+        cifarUrl: closedPortUrl("/cifar-10-binary.tar.gz"),
+        vgg16Weights: closedPortUrl("/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5"),
+      },
+      log: (line) => lines.push(line),
+    }));
+    const log = lines.join("\n");
+    // the data: each step says what it tried, and the sample is copied into the data folder
+    assert.match(log, /trying the article's own images first/);
+    assert.match(log, /falling back to CIFAR-10/);
+    assert.match(log, /using the sample embedded in the repository/);
+    assert.match(metrics.dataset.source ?? "", /^the sample embedded in the repository/);
+    assert.ok(metrics.dataset.source!.includes(EMBEDDED_DATASET_DIR));
+    assert.match(metrics.dataset.source!, /not available: the article's own images: .*; CIFAR-10:/);
+    assert.deepEqual([metrics.dataset.train, metrics.dataset.val, metrics.dataset.test], [
+      160,
+      40,
+      15,
+    ]);
+    // the base: the default VGG16 cannot be had, so the embedded MobileNet, not a skipped step
+    assert.ok(!("skipped" in metrics.transfer));
+    const t = metrics.transfer as Exclude<ReproduceMetrics["transfer"], { skipped: string }>;
+    assert.equal(t.base, "mobilenet");
+    assert.equal(t.weights, EMBEDDED_MOBILENET_DIR);
+    assert.equal(t.choice?.requested, "default");
+    assert.equal(t.choice?.used, "mobilenet");
+    assert.match(t.choice?.fallbackReason ?? "", /Could not download/);
+    assert.match(log, /VGG16's ImageNet weights cannot be had/);
+    assert.equal(t.baseParams.trainable, 0);
+    assert.equal(t.test.total, 15);
+    // Features from a real ImageNet base separate cars from planes after 3 short epochs.
+    assert.ok(t.bestValAccuracy >= 0.8, `transfer val accuracy ${t.bestValAccuracy}`);
+    const saved = JSON.parse(await Deno.readTextFile(join(out, "metrics.json")));
+    assert.equal(saved.transfer.choice.used, "mobilenet");
+    assert.equal(saved.dataset.source, metrics.dataset.source);
+    const report = await Deno.readTextFile(join(out, "report.md"));
+    assert.match(report, /- Data source: the sample embedded in the repository/);
+    assert.match(report, /- Transfer base: mobilenet \(the embedded MobileNet v1 0\.25/);
+    assert.match(report, /\*\*mobilenet in place of the article's VGG16\*\*/);
+    for (const name of ["models/transfer/model.json", "comparison.png", "transfer_loss.png"]) {
+      assert.ok(await exists(join(out, name)), name);
+    }
+  });
+});
+
+Deno.test("a VGG16 asked for by name whose weights cannot be had fails, naming the file", async () => {
+  await withTempDir(async (dir) => {
+    const data = await makeArticleLayout(join(dir, "data"), {
+      train: { cars: 4, planes: 4 },
+      val: { cars: 2, planes: 2 },
+      test: { cars: 1, planes: 1 },
     });
-  },
+    const url = closedPortUrl("/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5");
+    await assert.rejects(
+      reproduce(options(data, join(dir, "out"), {
+        base: "vgg16",
+        baseExplicit: true,
+        weights: url,
+        cacheDir: join(dir, "cache"),
+      })),
+      (e: unknown) => e instanceof DownloadError && e.message.includes(url),
+    );
+    assert.equal(await exists(join(dir, "out", "metrics.json")), false);
+  });
 });

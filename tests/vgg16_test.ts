@@ -11,6 +11,7 @@ import {
   vgg16PreprocessLayer,
 } from "../lib/models/vgg16.ts";
 import { WeightsError } from "../lib/models/keras_h5.ts";
+import { resolveBase } from "../lib/models/bases.ts";
 import { type LayerSpec, vgg16NotopLayers, writeKerasH5 } from "./keras_h5_fixtures.ts";
 import { startServer } from "./data_fixtures.ts";
 
@@ -263,5 +264,24 @@ Deno.test("a downloaded weight file that does not load is moved aside and fetche
   } finally {
     await server.close();
     await Deno.remove(cacheDir, { recursive: true });
+  }
+});
+
+Deno.test("the default base is VGG16 when its weights file can be had", async () => {
+  const lines: string[] = [];
+  const { base, choice } = await resolveBase({
+    defaultVgg16Weights: weightsFile,
+    log: (l) => lines.push(l),
+  });
+  try {
+    assert.equal(base.name, "vgg16");
+    assert.deepEqual(
+      [choice.requested, choice.used, choice.weights, choice.fallbackReason],
+      ["default", "vgg16", weightsFile, undefined],
+    );
+    assert.match(choice.summary, /^vgg16 \(the article's base\), Keras' ImageNet weights from /);
+    assert.doesNotMatch(lines.join("\n"), /MobileNet/);
+  } finally {
+    base.model.dispose();
   }
 });

@@ -24,7 +24,6 @@ import { renderContactSheet } from "../report/contact_sheet.ts";
 import type { ExperimentConfig } from "../config.ts";
 import { DatasetError } from "../data/dataset.ts";
 import { diagnoseFit } from "../training/diagnose.ts";
-import { DownloadError } from "../data/download.ts";
 import {
   type ArticleFlows,
   createArticleFlows,
@@ -35,9 +34,8 @@ import {
 import { type History, historyToCsv } from "../training/history.ts";
 import { trackPeakRss } from "../training/memory.ts";
 import { saveModel } from "../models/model_io.ts";
-import type { PretrainedBase } from "../models/base.ts";
 import { countParams, summarize } from "../models/summary.ts";
-import { type BaseName, createBase } from "../models/bases.ts";
+import { type BaseName, resolveBase, type ResolvedBase } from "../models/bases.ts";
 import { startRun } from "../runs/outputs.ts";
 import { createDataParallelTrainStep, createParallelPredictor } from "../training/parallel.ts";
 import {
@@ -54,9 +52,8 @@ import {
 import type { ProgressReporter } from "../training/progress.ts";
 import { renderReport } from "../report/report.ts";
 import type { ModelMetrics, ReproduceMetrics } from "../report/metrics.ts";
-import { ensureDataset } from "../data/sources.ts";
+import { describeDatasetSource, ensureDataset } from "../data/sources.ts";
 import { ARTICLE_SPLITS, validateArticleLayout } from "../data/layout.ts";
-import { WeightsError } from "../models/keras_h5.ts";
 import { printableLine } from "../_escape.ts";
 
 export type { BaseName, ModelMetrics, ReproduceMetrics };
@@ -65,7 +62,10 @@ export type { BaseName, ModelMetrics, ReproduceMetrics };
 export interface ReproduceOptions {
   /** Dataset in the article's layout. */
   dataDir: string;
-  /** Fetch the article's dataset (or CIFAR-10) into `dataDir` when it is empty. */
+  /**
+   * Fill `dataDir` when it is empty: the article's images, else CIFAR-10, else the sample
+   * embedded in the repository (see `ensureDataset`).
+   */
   fetchData: boolean;
   /** Where outputs go. */
   outDir: string;
@@ -75,7 +75,10 @@ export interface ReproduceOptions {
   backend: BackendRequest;
   /** Pretrained base for transfer learning (`none` skips it). */
   base: BaseName;
-  /** True when the user chose the base; a default VGG16 that cannot be had is then skipped. */
+  /**
+   * True when the user chose the base. Otherwise `vgg16` is the default: VGG16 when its
+   * ImageNet weights can be had, else the embedded MobileNet (see `resolveBase`).
+   */
   baseExplicit: boolean;
   /** Weights path or URL for the base (VGG16 h5 file, MobileNet layers model). */
   weights?: string;
@@ -97,6 +100,11 @@ export interface ReproduceOptions {
   log?: (line: string) => void;
   /** Training progress (default the Keras-style console printout). */
   reporter?: ProgressReporter;
+  /**
+   * Where the defaults are fetched from (default: the real URLs). Tests point them at addresses
+   * that cannot answer, to run the offline fallbacks.
+   */
+  defaultSources?: { articleUrls?: string[]; cifarUrl?: string; vgg16Weights?: string };
 }
 
 /**
@@ -118,7 +126,7 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceMet
   const run = await startRun(outDir, { command: options.command });
   try {
     const backend = await initBackend(options.backend, { log });
-    const dataDir = await prepareData(options, log);
+    const { dataDir, source: dataSource } = await prepareData(options, log);
     const config = options.config;
     log(
       `Protocol: ${config.epochs} epochs x ${config.stepsPerEpoch} steps x batch ${config.batchSize}` +
@@ -157,65 +165,63 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceMet
     let transferMetrics: ReproduceMetrics["transfer"] = { skipped: "--base none" };
     let transferRows: PredictionRow[] | null = null;
     if (options.base !== "none") {
-      log(`\n## Transfer learning (${options.base}, ${options.mode} mode)`);
-      const base = await loadBase(options, flows, log);
-      if ("skipped" in base) {
-        transferMetrics = base;
-      } else {
-        log(summarize(base.model));
-        const predictFeatures = threads > 1
-          ? (m: tf.LayersModel) => createParallelPredictor(m, { workers: threads - 1 })
-          : undefined;
-        if (options.mode === "augmented") {
-          log("Augmented mode runs the frozen base on every augmented batch: slow on CPU.");
-        }
-        const transfer = await trainTransfer(base, flows, config, {
-          mode: options.mode,
-          learningRate: options.headLearningRate,
-          reporter: options.reporter,
-          trainStep,
-          predictFeatures,
-          beforeFit: (model) => log(summarize(model)),
-          log,
-        });
-        await saveModel(transfer.model, run.path("models/transfer"), {
-          metadata: { ...flows.inputSpec, kind: "transfer", base: base.name },
-        });
-        await run.writeFile("transfer_history.csv", historyToCsv(transfer.fit.history));
-        await writeChart(
-          lossChartSpec(transfer.fit.history, { title: `Model Loss (${base.name} transfer)` }),
-          outDir,
-          "transfer_loss",
-        );
-        await writeChart(
-          accuracyChartSpec(transfer.fit.history, {
-            title: `Model Accuracy (${base.name} transfer)`,
-          }),
-          outDir,
-          "transfer_accuracy",
-        );
-        await writeChart(
-          comparisonChartSpec({
-            baseline: baseline.fit.history,
-            [`${base.name} transfer`]: transfer.fit.history,
-          }),
-          outDir,
-          "comparison",
-        );
-        transferRows = await predictTest(transfer.model, testList, flows.inputSpec, log);
-        transferMetrics = {
-          ...modelMetrics(transfer.model, transfer.fit, transferRows),
-          base: base.name,
-          weights: base.weightsSource,
-          preprocessing: base.preprocessing,
-          mode: options.mode,
-          baseParams: countParams(base.model),
-          featureSeconds: transfer.featureSeconds,
-        };
-        log(transferMetrics.diagnosis.message);
-        log(`Transfer model on the test images: ${transferMetrics.test.line}`);
-        transfer.model.dispose();
+      log(`\n## Transfer learning (${options.mode} mode)`);
+      const { base, choice } = await loadBase(options, flows, log);
+      log(`Transfer base: ${choice.summary}`);
+      log(summarize(base.model));
+      const predictFeatures = threads > 1
+        ? (m: tf.LayersModel) => createParallelPredictor(m, { workers: threads - 1 })
+        : undefined;
+      if (options.mode === "augmented") {
+        log("Augmented mode runs the frozen base on every augmented batch: slow on CPU.");
       }
+      const transfer = await trainTransfer(base, flows, config, {
+        mode: options.mode,
+        learningRate: options.headLearningRate,
+        reporter: options.reporter,
+        trainStep,
+        predictFeatures,
+        beforeFit: (model) => log(summarize(model)),
+        log,
+      });
+      await saveModel(transfer.model, run.path("models/transfer"), {
+        metadata: { ...flows.inputSpec, kind: "transfer", base: base.name },
+      });
+      await run.writeFile("transfer_history.csv", historyToCsv(transfer.fit.history));
+      await writeChart(
+        lossChartSpec(transfer.fit.history, { title: `Model Loss (${base.name} transfer)` }),
+        outDir,
+        "transfer_loss",
+      );
+      await writeChart(
+        accuracyChartSpec(transfer.fit.history, {
+          title: `Model Accuracy (${base.name} transfer)`,
+        }),
+        outDir,
+        "transfer_accuracy",
+      );
+      await writeChart(
+        comparisonChartSpec({
+          baseline: baseline.fit.history,
+          [`${base.name} transfer`]: transfer.fit.history,
+        }),
+        outDir,
+        "comparison",
+      );
+      transferRows = await predictTest(transfer.model, testList, flows.inputSpec, log);
+      transferMetrics = {
+        ...modelMetrics(transfer.model, transfer.fit, transferRows),
+        base: base.name,
+        weights: base.weightsSource,
+        preprocessing: base.preprocessing,
+        mode: options.mode,
+        baseParams: countParams(base.model),
+        featureSeconds: transfer.featureSeconds,
+        choice,
+      };
+      log(transferMetrics.diagnosis.message);
+      log(`Transfer model on the test images: ${transferMetrics.test.line}`);
+      transfer.model.dispose();
     }
 
     // 3. Test predictions, as the article's last step, with the best model we have.
@@ -244,6 +250,7 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceMet
       backend: { name: backend.name, reason: backend.reason, threads },
       dataset: {
         dir: dataDir,
+        source: dataSource,
         classNames: flows.inputSpec.classNames,
         train: flows.train.samples,
         val: flows.val.samples,
@@ -274,51 +281,50 @@ function backendLine(backend: BackendChoice, threads: number): string {
   return `${backend.name} (${threads} thread${threads > 1 ? "s" : ""}): ${backend.reason}`;
 }
 
-async function prepareData(options: ReproduceOptions, log: (l: string) => void): Promise<string> {
+async function prepareData(
+  options: ReproduceOptions,
+  log: (l: string) => void,
+): Promise<{ dataDir: string; source: string }> {
   const dataDir = resolve(options.dataDir);
+  if (options.fetchData) {
+    const summary = await ensureDataset(dataDir, {
+      cacheDir: options.cacheDir,
+      log,
+      articleUrls: options.defaultSources?.articleUrls,
+      cifarUrl: options.defaultSources?.cifarUrl,
+    });
+    await validateArticleLayout(dataDir);
+    return { dataDir, source: describeDatasetSource(summary) };
+  }
   const present = await Promise.all(
     ARTICLE_SPLITS.map((s) => Deno.stat(join(dataDir, s)).then(() => true, () => false)),
   );
   if (!present.some(Boolean)) {
-    if (!options.fetchData) {
-      throw new DatasetError(
-        dataDir,
-        `No dataset at ${dataDir}: expected training_set/, val_set/ and test/ with one ` +
-          "subfolder per class. Get one with `deno task data --source DIR` (a folder in that " +
-          "layout), `--source article` (the article's images) or `--source cifar10`.",
-      );
-    }
-    log(`No dataset in ${dataDir} yet: fetching one (the article's images, else CIFAR-10).`);
-    await ensureDataset(dataDir, { cacheDir: options.cacheDir, log });
+    throw new DatasetError(
+      dataDir,
+      `No dataset at ${dataDir}: expected training_set/, val_set/ and test/ with one ` +
+        "subfolder per class. Get one with `deno task data --source DIR` (a folder in that " +
+        "layout), `--source article` (the article's images) or `--source cifar10`.",
+    );
   }
   await validateArticleLayout(dataDir);
-  return dataDir;
+  return { dataDir, source: `the folder given, ${dataDir}` };
 }
 
 async function loadBase(
   options: ReproduceOptions,
   flows: ArticleFlows,
   log: (l: string) => void,
-): Promise<PretrainedBase | { skipped: string }> {
-  try {
-    return await createBase({
-      base: options.base as Exclude<BaseName, "none">,
-      weights: options.weights,
-      inputShape: [...flows.train.imageShape] as [number, number, number],
-      preprocessing: options.preprocessing,
-      cacheDir: options.cacheDir,
-      log,
-    });
-  } catch (error) {
-    const unavailable = error instanceof DownloadError || error instanceof WeightsError;
-    if (!unavailable || options.baseExplicit || options.weights) throw error;
-    const reason = `VGG16 ImageNet weights unavailable: ${(error as Error).message}`;
-    log(
-      `\nSKIPPED transfer learning. ${reason}\nTo run it: download the file by hand and pass ` +
-        "--weights PATH, or use another pretrained base, e.g. --base mobilenet --weights DIR.",
-    );
-    return { skipped: reason };
-  }
+): Promise<ResolvedBase> {
+  return await resolveBase({
+    base: options.baseExplicit ? options.base as Exclude<BaseName, "none"> : undefined,
+    weights: options.weights,
+    inputShape: [...flows.train.imageShape] as [number, number, number],
+    preprocessing: options.preprocessing,
+    cacheDir: options.cacheDir,
+    log,
+    defaultVgg16Weights: options.defaultSources?.vgg16Weights,
+  });
 }
 
 async function predictTest(

@@ -173,16 +173,22 @@ export async function createVgg16Base(opts: Vgg16Options = {}): Promise<Pretrain
       ? undefined
       : opts.weightsSize ?? (known ? VGG16_NOTOP_SIZE : undefined);
     const cacheDir = opts.cacheDir ?? defaultCacheDir();
-    const file = await resolveLocalOrDownload(source, {
-      cacheDir,
-      // Keras' own file, MD5-checked, keeps its name (where the offline hint says to put it);
-      // any other URL is cached under a key of the whole URL.
-      fileName: known && md5 ? VGG16_NOTOP_FILE : undefined,
-      md5,
-      expectedSize: size,
-      log,
-      progressBar: opts.progressBar,
-    });
+    let file: string;
+    try {
+      file = await resolveLocalOrDownload(source, {
+        cacheDir,
+        // Keras' own file, MD5-checked, keeps its name (where the offline hint says to put it);
+        // any other URL is cached under a key of the whole URL.
+        fileName: known && md5 ? VGG16_NOTOP_FILE : undefined,
+        md5,
+        expectedSize: size,
+        log,
+        progressBar: opts.progressBar,
+      });
+    } catch (e) {
+      model.dispose(); // 14.7 M parameters: do not leave them behind for a caller that falls back
+      throw e;
+    }
     const hint = `Get Keras' VGG16 weights (${VGG16_NOTOP_FILE}, ${VGG16_NOTOP_SIZE} bytes) ` +
       `from ${VGG16_NOTOP_URLS[0]} and pass its path, or put it at ` +
       `${path.join(cacheDir, VGG16_NOTOP_FILE)}.`;

@@ -6,6 +6,7 @@
  * @module
  */
 import type { ExperimentConfig } from "../config.ts";
+import type { BaseChoice } from "../models/bases.ts";
 import type { FitDiagnosis } from "../training/diagnose.ts";
 import type { TransferMode } from "../training/experiment.ts";
 import type { History } from "../training/history.ts";
@@ -30,7 +31,15 @@ export interface ReproduceMetrics {
   generatedAt: string;
   command: string;
   backend: { name: string; reason: string; threads: number };
-  dataset: { dir: string; classNames: string[]; train: number; val: number; test: number };
+  dataset: {
+    dir: string;
+    /** Where the images came from (the article's, CIFAR-10, the embedded sample, a folder). */
+    source?: string;
+    classNames: string[];
+    train: number;
+    val: number;
+    test: number;
+  };
   config: ExperimentConfig;
   timings: { totalSeconds: number; peakRssMiB: number };
   baseline: ModelMetrics;
@@ -42,6 +51,8 @@ export interface ReproduceMetrics {
       mode: TransferMode;
       baseParams: { total: number; trainable: number; nonTrainable: number };
       featureSeconds: number;
+      /** Which base was asked for, which was used, and why (absent in older runs). */
+      choice?: BaseChoice;
     })
     | { skipped: string };
 }

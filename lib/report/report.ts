@@ -46,6 +46,8 @@ export function renderReport(m: ReproduceMetrics, backendLine: string): string {
       `${m.dataset.test} test images; classes ${
         m.dataset.classNames.map((n, i) => `${md(n)} = ${i}`).join(", ")
       })`,
+    ...(m.dataset.source ? [`- Data source: ${md(m.dataset.source)}`] : []),
+    ...(t?.choice ? [`- Transfer base: ${md(t.choice.summary)}`] : []),
     `- Protocol: ${c.epochs} epochs x ${c.stepsPerEpoch} steps x batch ${c.batchSize}, ` +
       `${c.targetSize.join("x")} images, seed ${c.seed}${
         c.quick ? " — QUICK smoke run, not the article's protocol" : ""
@@ -113,6 +115,13 @@ export function renderReport(m: ReproduceMetrics, backendLine: string): string {
     lines.push(
       `## Transfer learning: frozen ${t.base} base, ${t.mode} mode`,
       "",
+      ...(t.choice?.fallbackReason
+        ? [
+          `**${t.base} in place of the article's VGG16**: VGG16's ImageNet weights could not be ` +
+          `had (${md(t.choice.fallbackReason)}).`,
+          "",
+        ]
+        : []),
       `- Weights: ${md(t.weights)}`,
       `- Preprocessing: ${t.preprocessing}`,
       t.mode === "features" ? `- Feature extraction: ${t.featureSeconds.toFixed(1)} s` : "",
