@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { type Batch, flowFromDirectory } from "../lib/data/batches.ts";
 import { DatasetError } from "../lib/data/dataset.ts";
+import { EMBEDDED_DATASET_DIR } from "../lib/data/sources.ts";
 import { fixturePixels, makeImageFolder, withTempDir, writeBadImages } from "./fixtures.ts";
 
 /** Collects log lines. */
@@ -276,15 +277,9 @@ Deno.test("missing or empty data folders and bad options are errors naming the f
   });
 });
 
-const realTrainingSet = new URL(
-  "../../shared/datasets/car-plane/training_set",
-  import.meta.url,
-).pathname;
-const haveRealPhotos = await Deno.stat(realTrainingSet).then(() => true, () => false);
+const realTrainingSet = join(EMBEDDED_DATASET_DIR, "training_set");
 
-Deno.test("on the article's real photos, 30 batches of 32 draw each of the 160 files 6 times", async () => {
-  if (!haveRealPhotos) return; // a fresh clone without /work/shared: the fixture tests cover it
-  console.log("ran on", realTrainingSet);
+Deno.test("on the embedded sample's 160 real photos, 30 batches of 32 draw each file 6 times", async () => {
   const { lines, log } = collector();
   const it = await flowFromDirectory(realTrainingSet, {
     targetSize: [64, 64],

@@ -19,9 +19,11 @@ import {
   runScalePoint,
   type Throughput,
 } from "../tools/bench/mod.ts";
+import { EMBEDDED_DATASET_DIR } from "../lib/data/sources.ts";
 
 const PYTHON = "/usr/bin/python3";
-const SMALL_DATA = join(import.meta.dirname ?? ".", "..", "..", "shared", "datasets", "car-plane");
+/** The embedded sample (215 real CIFAR-10 photos), always in the repository. */
+const SMALL_DATA = EMBEDDED_DATASET_DIR;
 
 function throughput(imgPerS: number, calls = 2): Throughput {
   return { imgPerS, images: imgPerS * calls, calls, seconds: calls };
@@ -367,7 +369,6 @@ Deno.test("a scaling point is read from the last line its process prints", async
 
 Deno.test(
   "a tiny scaling point decodes, trains one pass and reports its peak memory",
-  { ignore: !existsSync(SMALL_DATA) },
   async () => {
     const point = await measureScalePoint({
       data: SMALL_DATA,

@@ -5,16 +5,10 @@ import "@tensorflow/tfjs-backend-wasm";
 import { createMobileNetBase, MobileNetError } from "../lib/models/mobilenet.ts";
 import type { PretrainedBase } from "../lib/models/base.ts";
 import { loadModel, saveModel } from "../lib/models/model_io.ts";
+import { EMBEDDED_MOBILENET_DIR } from "../lib/models/bases.ts";
 
 // wasm runs the real MobileNet's inference several times faster than cpu.
 await tf.setBackend("wasm");
-
-const SHARED_MOBILENET = new URL("../../shared/models/mobilenet_v1_0.25_224", import.meta.url)
-  .pathname;
-const hasSharedMobileNet = await Deno.stat(join(SHARED_MOBILENET, "model.json")).then(
-  () => true,
-  () => false,
-);
 
 /** A MobileNet-v1-shaped chain (conv, BN, relu6, depthwise, ...) whose last block has the real one's names. */
 function tinyMobileNet(side = 16): tf.LayersModel {
@@ -201,11 +195,9 @@ Deno.test("an unknown feature layer or a non-chain model gives MobileNetError", 
 });
 
 Deno.test({
-  name: "the real MobileNet v1 0.25 base gives finite 7x7x256 features and saves whole",
-  ignore: !hasSharedMobileNet,
+  name: "the embedded MobileNet v1 0.25 base gives finite 7x7x256 features and saves whole",
   fn: async () => {
-    console.log(`mobilenet_test: using the real ImageNet weights in ${SHARED_MOBILENET}`);
-    const base = await createMobileNetBase({ weights: SHARED_MOBILENET });
+    const base = await createMobileNetBase({ weights: EMBEDDED_MOBILENET_DIR });
     assert.deepEqual(base.model.outputs[0].shape, [null, 7, 7, 256]);
     assert.ok(base.model.layers.every((l) => !l.trainable));
     assert.equal(base.model.trainableWeights.length, 0);
@@ -234,9 +226,3 @@ Deno.test({
     tf.dispose([x, features]);
   },
 });
-
-if (!hasSharedMobileNet) {
-  console.log(
-    `mobilenet_test: ${SHARED_MOBILENET} is absent; ran on the tiny built-in model only`,
-  );
-}

@@ -2,16 +2,9 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { loadModel, ModelLoadError, ModelSaveError, saveModel } from "../lib/models/model_io.ts";
+import { EMBEDDED_MOBILENET_DIR } from "../lib/models/bases.ts";
 
 await tf.setBackend("cpu");
-
-/** Where the shared MobileNet lives beside a checkout (absent in fresh clones). */
-const SHARED_MOBILENET = new URL("../../shared/models/mobilenet_v1_0.25_224", import.meta.url)
-  .pathname;
-const hasSharedMobileNet = await Deno.stat(join(SHARED_MOBILENET, "model.json")).then(
-  () => true,
-  () => false,
-);
 
 function smallConvModel(): tf.LayersModel {
   const model = tf.sequential();
@@ -213,11 +206,9 @@ Deno.test("a model loads over http from its folder URL or model.json URL", async
 });
 
 Deno.test({
-  name: "the shared MobileNet v1 0.25 loads from its 55 shards and classifies a batch",
-  ignore: !hasSharedMobileNet,
+  name: "the embedded MobileNet v1 0.25 loads from its 55 shards and classifies a batch",
   fn: async () => {
-    console.log(`model_io_test: loading the real MobileNet from ${SHARED_MOBILENET}`);
-    const { model } = await loadModel(SHARED_MOBILENET);
+    const { model } = await loadModel(EMBEDDED_MOBILENET_DIR);
     assert.equal(model.layers.length, 88);
     assert.equal(model.countParams(), 475544);
     const probs = tf.tidy(() =>
@@ -229,7 +220,3 @@ Deno.test({
     probs.dispose();
   },
 });
-
-if (!hasSharedMobileNet) {
-  console.log(`model_io_test: ${SHARED_MOBILENET} is absent; the real-MobileNet test is skipped`);
-}
