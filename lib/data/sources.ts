@@ -827,11 +827,31 @@ export function describeDatasetSource(summary: DatasetSummary): string {
   return summary.notUsed?.length ? `${text}; not available: ${summary.notUsed.join("; ")}` : text;
 }
 
+/**
+ * SHA-256 of every file's path and size under the three splits: a note written for one dataset
+ * does not describe another put there later by other means (`deno task data --force`, by hand).
+ */
+async function datasetFingerprint(dir: string): Promise<string> {
+  const lines: string[] = [];
+  const walk = async (folder: string, rel: string): Promise<void> => {
+    for await (const e of Deno.readDir(folder)) {
+      const r = `${rel}/${e.name}`;
+      if (e.isDirectory) await walk(path.join(folder, e.name), r);
+      else lines.push(`${r}\t${(await Deno.stat(path.join(folder, e.name))).size}`);
+    }
+  };
+  for (const split of SPLITS) await walk(path.join(dir, split), split).catch(() => {});
+  const bytes = new TextEncoder().encode(lines.sort().join("\n"));
+  const digest = new Uint8Array(await crypto.subtle.digest("SHA-256", bytes));
+  return Array.from(digest, (b) => b.toString(16).padStart(2, "0")).join("");
+}
+
 async function writeSourceNote(dir: string, summary: DatasetSummary): Promise<void> {
   const note = {
     source: summary.source,
     origin: summary.origin,
     installedAt: new Date().toISOString(),
+    fingerprint: await datasetFingerprint(dir),
     ...(summary.notUsed ? { notUsed: summary.notUsed } : {}),
   };
   // A note that cannot be written only costs the next run its "installed from" line.
@@ -845,12 +865,12 @@ async function readSourceNote(dir: string): Promise<DatasetSummary["installedFro
     const sources = ["article", "cifar10", "local", "embedded"];
     if (
       typeof note?.origin === "string" && typeof note?.installedAt === "string" &&
-      sources.includes(note?.source)
+      sources.includes(note?.source) && note?.fingerprint === await datasetFingerprint(dir)
     ) {
       return { source: note.source, origin: note.origin, installedAt: note.installedAt };
     }
   } catch {
-    // no note (a dataset put there by hand): nothing more to say
+    // no note (a dataset put there by hand), or one about other files: nothing more to say
   }
   return undefined;
 }
