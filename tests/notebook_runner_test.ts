@@ -6,6 +6,7 @@ import {
   checkExecutedNotebook,
   checkJupyter,
   formatProblem,
+  installTemporaryKernel,
   JUPYTER_INSTALL_HINT,
   JupyterMissingError,
   kernelEnv,
@@ -259,7 +260,8 @@ Deno.test("cellSource and stripAnsi", () => {
 });
 
 /**
- * A stand-in `jupyter` (bash): `--paths --json` lists `$DATA` as the data folder; `nbconvert
+ * A stand-in `jupyter` (bash): `--paths --json` lists `$JUPYTER_PATH`'s folders, then `$DATA`,
+ * as the data folders (Jupyter's order); `nbconvert
  * --version` prints 6.5.3; `nbconvert --execute` copies `$EXECUTED/<name>` to the output folder
  * or, without one, prints an nbclient failure and exits 1; `--to html` writes a stub.
  */
@@ -268,7 +270,11 @@ async function fakeJupyter(dir: string): Promise<string> {
   await Deno.writeTextFile(
     path,
     `#!/usr/bin/env bash
-if [ "$1" = "--paths" ]; then echo "{\\"data\\": [\\"$DATA\\"]}"; exit 0; fi
+if [ "$1" = "--paths" ]; then
+  dirs=""; IFS=: read -ra parts <<< "$JUPYTER_PATH"
+  for p in "\${parts[@]}"; do [ -n "$p" ] && dirs="$dirs\\"$p\\", "; done
+  echo "{\\"data\\": [$dirs\\"$DATA\\"]}"; exit 0
+fi
 if [ "$1" = "nbconvert" ] && [ "$2" = "--version" ]; then echo 6.5.3; exit 0; fi
 out=""; to=""; prev=""
 for a in "$@"; do
@@ -295,7 +301,7 @@ Deno.test("checkJupyter finds nbconvert and the Deno kernelspec, or says how to 
     assert.match(missing.message, /Cannot run .*no-jupyter/);
     assert.ok(missing.message.endsWith(JUPYTER_INSTALL_HINT));
     assert.match(JUPYTER_INSTALL_HINT, /apt-get install -y jupyter-nbconvert python3-nbclient/);
-    assert.match(JUPYTER_INSTALL_HINT, /deno jupyter --install/);
+    assert.match(JUPYTER_INSTALL_HINT, /deno jupyter --install --force/);
     const jupyter = await fakeJupyter(dir);
     const env = { ...Deno.env.toObject(), DATA: join(dir, "data") };
     await assert.rejects(
@@ -309,6 +315,61 @@ Deno.test("checkJupyter finds nbconvert and the Deno kernelspec, or says how to 
     const setup = await checkJupyter({ jupyter, env });
     assert.equal(setup.nbconvertVersion, "6.5.3");
     assert.equal(setup.kernelJson, join(dir, "data", "kernels", "deno", "kernel.json"));
+    assert.equal(setup.temporaryKernel, false);
+    assert.equal(setup.env, env);
+  });
+});
+
+Deno.test("installTemporaryKernel registers the Deno kernel in a folder of its own, twice over", async () => {
+  await withTempDir(async (dir) => {
+    const env: Record<string, string> = { ...Deno.env.toObject(), JUPYTER_PATH: "/somewhere/else" };
+    const first = await installTemporaryKernel(join(dir, "k"), { env });
+    assert.equal(first.dataDir, join(dir, "k", "jupyter"));
+    assert.equal(first.kernelJson, join(dir, "k", "jupyter", "kernels", "deno", "kernel.json"));
+    const spec = JSON.parse(await Deno.readTextFile(first.kernelJson));
+    // the kernel starts this deno (maybe through a symlink, as /usr/bin/deno)
+    assert.equal(Deno.realPathSync(spec.argv[0]), Deno.realPathSync(Deno.execPath()));
+    assert.deepEqual(spec.argv.slice(1, 3), ["jupyter", "--kernel"]);
+    assert.equal(spec.language, "typescript");
+    // Jupyter looks there first, then where it looked before
+    assert.equal(first.env.JUPYTER_PATH, `${first.dataDir}:/somewhere/else`);
+    assert.equal(first.env.HOME, env.HOME);
+    // a second time over an existing kernelspec: --force, so no "already exists" failure
+    const second = await installTemporaryKernel(join(dir, "k"), { env });
+    assert.equal(second.kernelJson, first.kernelJson);
+    await assert.rejects(
+      installTemporaryKernel(join(dir, "k2"), { env, deno: join(dir, "no-deno") }),
+      (e: unknown) => e instanceof NotebookRunnerError && /Cannot run .*no-deno/.test(e.message),
+    );
+  });
+});
+
+Deno.test("checkJupyter registers a temporary kernel where Jupyter has none, or always if asked", async () => {
+  await withTempDir(async (dir) => {
+    const jupyter = await fakeJupyter(dir);
+    const { JUPYTER_PATH: _, ...rest } = Deno.env.toObject();
+    const env = { ...rest, DATA: join(dir, "data") };
+    const setup = await checkJupyter({ jupyter, env, temporaryKernelDir: join(dir, "tmp") });
+    assert.equal(setup.temporaryKernel, true);
+    assert.equal(setup.kernelJson, join(dir, "tmp", "jupyter", "kernels", "deno", "kernel.json"));
+    assert.equal(setup.env.JUPYTER_PATH, join(dir, "tmp", "jupyter"));
+    // the user's own kernelspec is used as it is, unless a temporary one is asked for
+    await Deno.mkdir(join(dir, "data", "kernels", "deno"), { recursive: true });
+    await Deno.writeTextFile(join(dir, "data", "kernels", "deno", "kernel.json"), "{}");
+    const users = await checkJupyter({ jupyter, env, temporaryKernelDir: join(dir, "tmp2") });
+    assert.equal(users.temporaryKernel, false);
+    assert.equal(await Deno.stat(join(dir, "tmp2")).then(() => true, () => false), false);
+    const always = await checkJupyter({
+      jupyter,
+      env,
+      temporaryKernelDir: join(dir, "tmp3"),
+      alwaysTemporaryKernel: true,
+    });
+    assert.equal(always.kernelJson, join(dir, "tmp3", "jupyter", "kernels", "deno", "kernel.json"));
+    assert.equal(
+      await Deno.readTextFile(join(dir, "data", "kernels", "deno", "kernel.json")),
+      "{}",
+    );
   });
 });
 
@@ -364,6 +425,7 @@ Deno.test("runNotebooks executes in order, checks each result and stops at the f
       /^02_b\.ipynb, cell 1 \(id "loss"\): calls chartDisplay\(/,
     );
     assert.match(lines.join("\n"), /ok 01_a\.ipynb in .* -> .*out\/01_a\.ipynb/);
+    assert.doesNotMatch(lines.join("\n"), /registered/, "the kernelspec Jupyter has is used");
     assert.match(lines.join("\n"), /FAILED 02_b\.ipynb/);
     const log = await Deno.readTextFile(join(dir, "log.txt"));
     assert.match(log, /^NOTEBOOK_QUICK=1 CARPLANE_DATA_DIR=\/project\/data-here$/m);
@@ -409,4 +471,36 @@ Deno.test("deno task notebooks: --help, bad flags, and a clear install hint with
   assert.match(missing.stderr, /error: Cannot run \/nonexistent\/jupyter/);
   assert.match(missing.stderr, /apt-get install -y jupyter-nbconvert python3-nbclient/);
   assert.match(missing.stderr, /deno jupyter --install/);
+});
+
+Deno.test("runNotebooks registers the Deno kernel for the run when Jupyter has none, then removes it", async () => {
+  await withTempDir(async (dir) => {
+    const jupyter = await fakeJupyter(dir);
+    const sources = join(dir, "notebooks");
+    const executed = join(dir, "executed");
+    await Deno.mkdir(sources);
+    await Deno.mkdir(executed);
+    const cell = code("a", "1");
+    await Deno.writeTextFile(join(sources, "01_a.ipynb"), JSON.stringify(notebook([cell])));
+    await Deno.writeTextFile(
+      join(executed, "01_a.ipynb"),
+      JSON.stringify(notebook([{ ...cell, execution_count: 1 }])),
+    );
+    const { JUPYTER_PATH: _, ...rest } = Deno.env.toObject();
+    const lines: string[] = [];
+    const result = await runNotebooks({
+      notebooksDir: sources,
+      outputDir: join(dir, "out"),
+      env: { ...rest, DATA: join(dir, "data"), EXECUTED: executed, LOG: join(dir, "log.txt") },
+      jupyter,
+      log: (l) => lines.push(l),
+    });
+    assert.equal(result.ok, true);
+    const said = lines.find((l) => /^Jupyter has no Deno kernelspec: registered one/.test(l));
+    assert.ok(said, lines.join("\n"));
+    assert.match(said, /deno jupyter --install --force/);
+    const kernelJson = said.match(/\((\S+kernel\.json)\)/)![1];
+    assert.equal(await Deno.stat(kernelJson).then(() => true, () => false), false, "removed");
+    assert.equal(result.env.JUPYTER_PATH, undefined);
+  });
 });

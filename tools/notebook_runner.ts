@@ -3,7 +3,9 @@
  * (`jupyter nbconvert --to notebook --execute`), and checks what they produced.
  *
  * - {@linkcode checkJupyter}: finds `jupyter nbconvert`, nbclient and the Deno kernelspec, or
- *   throws {@linkcode JupyterMissingError} with the install commands.
+ *   throws {@linkcode JupyterMissingError} with the install commands. Where Jupyter has no Deno
+ *   kernelspec, {@linkcode installTemporaryKernel} registers one for the run in a temporary
+ *   folder, leaving the user's Jupyter as it was.
  * - {@linkcode kernelEnv}: the environment the kernels get: the caller's, with `NOTEBOOK_QUICK=1`
  *   in quick mode and the `CARPLANE_*` paths made absolute (a kernel runs in `notebooks/`, so a
  *   relative path would mean something else there).
@@ -43,7 +45,7 @@ export class JupyterMissingError extends NotebookRunnerError {
 export const JUPYTER_INSTALL_HINT =
   "Install Jupyter's headless runner and the Deno kernel with:\n" +
   "  apt-get install -y jupyter-nbconvert python3-nbclient\n" +
-  "  deno jupyter --install";
+  "  deno jupyter --install --force";
 
 /** The `jupyter` the runner uses unless told otherwise. */
 export const DEFAULT_JUPYTER = "/usr/bin/jupyter";
@@ -446,6 +448,10 @@ export interface JupyterSetup {
   kernelName: string;
   /** The kernelspec's `kernel.json`. */
   kernelJson: string;
+  /** True when the kernelspec was registered for this run only (see `temporaryKernelDir`). */
+  temporaryKernel: boolean;
+  /** The environment to run nbconvert with: finds the temporary kernelspec, when there is one. */
+  env: Record<string, string>;
 }
 
 /** Options for {@linkcode checkJupyter}. */
@@ -456,6 +462,15 @@ export interface CheckJupyterOptions {
   kernelName?: string;
   /** The environment `jupyter` runs with (JUPYTER_PATH, HOME, ...). Default this process's. */
   env?: Record<string, string>;
+  /**
+   * An empty folder where, when Jupyter has no Deno kernelspec, one is registered for this run
+   * ({@linkcode installTemporaryKernel}). Without it a missing kernelspec is an error.
+   */
+  temporaryKernelDir?: string;
+  /** Register the temporary kernelspec even when Jupyter has one (tests: not the user's). */
+  alwaysTemporaryKernel?: boolean;
+  /** The `deno` that `deno jupyter --install` runs. Default this one. */
+  deno?: string;
 }
 
 async function run(
@@ -497,19 +512,19 @@ async function pythonOf(jupyter: string): Promise<string | null> {
 }
 
 /**
- * Checks that `jupyter nbconvert` runs, that its Python has nbclient, and that the Deno
- * kernelspec is installed in one of Jupyter's data folders; throws
- * {@linkcode JupyterMissingError} (with the install commands) otherwise.
+ * Checks that `jupyter nbconvert` runs and that its Python has nbclient, i.e. that Jupyter can
+ * execute notebooks headless; throws {@linkcode JupyterMissingError} (with the install
+ * commands) otherwise. The Deno kernelspec is {@linkcode checkJupyter}'s business.
  *
  * @example
  * ```ts
- * const setup = await checkJupyter();
- * console.log(`nbconvert ${setup.nbconvertVersion}, kernel ${setup.kernelJson}`);
+ * const { nbconvertVersion } = await checkNbconvert();
  * ```
  */
-export async function checkJupyter(options: CheckJupyterOptions = {}): Promise<JupyterSetup> {
+export async function checkNbconvert(
+  options: Pick<CheckJupyterOptions, "jupyter" | "env"> = {},
+): Promise<{ jupyter: string; nbconvertVersion: string }> {
   const jupyter = options.jupyter ?? DEFAULT_JUPYTER;
-  const kernelName = options.kernelName ?? DENO_KERNELSPEC.name;
   let version;
   try {
     version = await run(jupyter, ["nbconvert", "--version"], options.env);
@@ -533,7 +548,15 @@ export async function checkJupyter(options: CheckJupyterOptions = {}): Promise<J
       );
     }
   }
-  const paths = await run(jupyter, ["--paths", "--json"], options.env);
+  return { jupyter, nbconvertVersion: version.stdout.trim() };
+}
+
+async function findKernelspec(
+  jupyter: string,
+  kernelName: string,
+  env: Record<string, string> | undefined,
+): Promise<{ kernelJson?: string; dataDirs: string[] }> {
+  const paths = await run(jupyter, ["--paths", "--json"], env);
   let dataDirs: string[] = [];
   try {
     dataDirs = JSON.parse(paths.stdout).data ?? [];
@@ -544,22 +567,132 @@ export async function checkJupyter(options: CheckJupyterOptions = {}): Promise<J
     const kernelJson = join(dir, "kernels", kernelName, "kernel.json");
     try {
       await Deno.stat(kernelJson);
-      return {
-        jupyter,
-        nbconvertVersion: version.stdout.trim(),
-        kernelName,
-        kernelJson,
-        // (the kernel itself is started by nbclient with this kernel.json)
-      };
+      return { kernelJson, dataDirs };
     } catch {
       // not in this folder
     }
   }
-  throw new JupyterMissingError(
-    `Jupyter has no "${kernelName}" kernelspec (looked in ${
-      dataDirs.map((d) => join(d, "kernels")).join(", ") || "Jupyter's data folders"
-    }).`,
-  );
+  return { dataDirs };
+}
+
+/**
+ * Registers the Deno kernelspec in `dir` with `deno jupyter --install --force`, not in the
+ * user's Jupyter, and returns the Jupyter data folder it is in (`dir/jupyter`) and the
+ * environment in which Jupyter finds it there first (`JUPYTER_PATH`).
+ *
+ * `deno jupyter --install` (Deno 2.9.6, measured) ignores `JUPYTER_DATA_DIR` and `JUPYTER_PATH`:
+ * it writes to `$XDG_DATA_HOME/jupyter/kernels/deno` on Linux, or to
+ * `$DENO_TEST_JUPYTER_PATH/kernels/deno` on any system. Both are set to lead to `dir/jupyter`.
+ * Without `--force` it exits 1 with a backtrace when the kernelspec is already there.
+ *
+ * @example
+ * ```ts
+ * const dir = await Deno.makeTempDir();
+ * const { env } = await installTemporaryKernel(dir, { env: Deno.env.toObject() });
+ * // run `jupyter nbconvert --execute` with env: it finds the "deno" kernel in dir/jupyter
+ * ```
+ */
+export async function installTemporaryKernel(
+  dir: string,
+  options: { env?: Record<string, string>; kernelName?: string; deno?: string } = {},
+): Promise<{ dataDir: string; kernelJson: string; env: Record<string, string> }> {
+  const base = options.env ?? Deno.env.toObject();
+  const kernelName = options.kernelName ?? DENO_KERNELSPEC.name;
+  const deno = options.deno ?? Deno.execPath();
+  const dataDir = join(resolve(dir), "jupyter");
+  const kernelJson = join(dataDir, "kernels", kernelName, "kernel.json");
+  const args = ["jupyter", "--install", "--force"];
+  if (kernelName !== DENO_KERNELSPEC.name) args.push("--name", kernelName);
+  let result;
+  try {
+    result = await run(deno, args, {
+      ...base,
+      XDG_DATA_HOME: resolve(dir),
+      DENO_TEST_JUPYTER_PATH: dataDir,
+    });
+  } catch (error) {
+    throw new NotebookRunnerError(
+      `Cannot run ${deno} ${args.join(" ")} (${
+        error instanceof Error ? error.message : String(error)
+      }).`,
+      { cause: error },
+    );
+  }
+  const written = await Deno.stat(kernelJson).then(() => true, () => false);
+  if (result.code !== 0 || !written) {
+    throw new NotebookRunnerError(
+      `\`${deno} ${args.join(" ")}\` did not register the kernel in ${dataDir} (exit code ` +
+        `${result.code}${written ? "" : `, no ${kernelJson}`}): ${
+          firstLine(result.stderr || result.stdout) || "no output"
+        }. Register it yourself with \`deno jupyter --install --force\` and run again.`,
+    );
+  }
+  const jupyterPath = [dataDir, base.JUPYTER_PATH].filter((p) => p).join(SEP);
+  return { dataDir, kernelJson, env: { ...base, JUPYTER_PATH: jupyterPath } };
+}
+
+const SEP = Deno.build.os === "windows" ? ";" : ":";
+
+/**
+ * Checks that `jupyter nbconvert` runs, that its Python has nbclient, and that Jupyter finds
+ * the Deno kernelspec; where it does not and `temporaryKernelDir` is given, registers one there
+ * for this run ({@linkcode installTemporaryKernel}). Throws {@linkcode JupyterMissingError}
+ * (with the install commands) otherwise.
+ *
+ * @example
+ * ```ts
+ * const setup = await checkJupyter({ temporaryKernelDir: await Deno.makeTempDir() });
+ * console.log(`nbconvert ${setup.nbconvertVersion}, kernel ${setup.kernelJson}`);
+ * ```
+ */
+export async function checkJupyter(options: CheckJupyterOptions = {}): Promise<JupyterSetup> {
+  const { jupyter, nbconvertVersion } = await checkNbconvert(options);
+  const kernelName = options.kernelName ?? DENO_KERNELSPEC.name;
+  const env = options.env ?? Deno.env.toObject();
+  if (!options.alwaysTemporaryKernel) {
+    const found = await findKernelspec(jupyter, kernelName, options.env);
+    if (found.kernelJson) {
+      return {
+        jupyter,
+        nbconvertVersion,
+        kernelName,
+        kernelJson: found.kernelJson,
+        temporaryKernel: false,
+        env,
+      };
+    }
+    if (options.temporaryKernelDir === undefined) {
+      throw new JupyterMissingError(
+        `Jupyter has no "${kernelName}" kernelspec (looked in ${
+          found.dataDirs.map((d) => join(d, "kernels")).join(", ") || "Jupyter's data folders"
+        }).`,
+      );
+    }
+  }
+  if (options.temporaryKernelDir === undefined) {
+    throw new NotebookRunnerError("alwaysTemporaryKernel needs a temporaryKernelDir.");
+  }
+  const temporary = await installTemporaryKernel(options.temporaryKernelDir, {
+    env,
+    kernelName,
+    deno: options.deno,
+  });
+  const found = await findKernelspec(jupyter, kernelName, temporary.env);
+  if (found.kernelJson !== temporary.kernelJson) {
+    throw new NotebookRunnerError(
+      `Registered the ${kernelName} kernelspec in ${temporary.dataDir}, but ${jupyter} ` +
+        `${found.kernelJson ? `uses ${found.kernelJson}` : "does not find it"} (its data ` +
+        `folders with JUPYTER_PATH set: ${found.dataDirs.join(", ") || "none"}).`,
+    );
+  }
+  return {
+    jupyter,
+    nbconvertVersion,
+    kernelName,
+    kernelJson: temporary.kernelJson,
+    temporaryKernel: true,
+    env: temporary.env,
+  };
 }
 
 /** The environment variables holding paths, made absolute for the kernels. */
@@ -759,6 +892,12 @@ export interface RunNotebooksOptions {
   log?: (line: string) => void;
   /** Keep running the next notebooks after one fails. Default false. */
   keepGoing?: boolean;
+  /**
+   * The Deno kernel: `auto` (default) uses the one registered in Jupyter, or registers one for
+   * this run in a temporary folder when there is none; `temporary` always does the latter (the
+   * tests: independent of, and invisible to, the user's Jupyter).
+   */
+  kernel?: "auto" | "temporary";
 }
 
 /** One notebook's run. */
@@ -787,9 +926,10 @@ export interface RunNotebooksResult {
 }
 
 /**
- * Checks Jupyter, then executes the notebooks in name order into `outputDir` (and converts them
- * to HTML with `html`), checking each with {@linkcode checkExecutedNotebook}. Stops at the first
- * failing notebook unless `keepGoing`.
+ * Checks Jupyter (registering the Deno kernel for this run in a temporary folder where Jupyter
+ * has none, or always with `kernel: "temporary"`), then executes the notebooks in name order
+ * into `outputDir` (and converts them to HTML with `html`), checking each with
+ * {@linkcode checkExecutedNotebook}. Stops at the first failing notebook unless `keepGoing`.
  *
  * @example
  * ```ts
@@ -798,14 +938,42 @@ export interface RunNotebooksResult {
  * ```
  */
 export async function runNotebooks(options: RunNotebooksOptions): Promise<RunNotebooksResult> {
-  const log = options.log ?? console.log;
-  const quick = options.quick ?? false;
   const env = kernelEnv(options.env ?? Deno.env.toObject(), {
-    quick,
+    quick: options.quick ?? false,
     cwd: options.cwd ?? Deno.cwd(),
   });
-  const setup = await checkJupyter({ jupyter: options.jupyter, env });
   const notebooks = await listNotebooks(options.notebooksDir, options.only ?? []);
+  const kernelDir = await Deno.makeTempDir({ prefix: "carplane-jupyter-" });
+  try {
+    return await runWithKernel(options, notebooks, env, kernelDir);
+  } finally {
+    await Deno.remove(kernelDir, { recursive: true }).catch(() => {});
+  }
+}
+
+async function runWithKernel(
+  options: RunNotebooksOptions,
+  notebooks: string[],
+  kernelsEnv: Record<string, string>,
+  kernelDir: string,
+): Promise<RunNotebooksResult> {
+  const log = options.log ?? console.log;
+  const quick = options.quick ?? false;
+  const setup = await checkJupyter({
+    jupyter: options.jupyter,
+    env: kernelsEnv,
+    temporaryKernelDir: kernelDir,
+    alwaysTemporaryKernel: options.kernel === "temporary",
+  });
+  if (setup.temporaryKernel) {
+    log(
+      options.kernel === "temporary"
+        ? `Deno kernel registered for this run only: ${setup.kernelJson}`
+        : `Jupyter has no Deno kernelspec: registered one for this run only (${setup.kernelJson}); ` +
+          "`deno jupyter --install --force` registers it for good.",
+    );
+  }
+  const env = setup.env;
   const outputDir = resolve(options.outputDir);
   await Deno.mkdir(outputDir, { recursive: true });
   const timeoutSeconds = options.timeoutSeconds ?? (quick ? 600 : 3600);
@@ -850,6 +1018,6 @@ export async function runNotebooks(options: RunNotebooksOptions): Promise<RunNot
     problems,
     ok: problems.length === 0 && runs.length === notebooks.length,
     planned: notebooks.length,
-    env,
+    env: kernelsEnv,
   };
 }
