@@ -308,7 +308,7 @@ Deno.test("checkJupyter finds nbconvert and the Deno kernelspec, or says how to 
       checkJupyter({ jupyter, env }),
       (e: unknown) =>
         e instanceof JupyterMissingError && /no "deno" kernelspec/.test(e.message) &&
-        e.message.includes("deno jupyter --install"),
+        e.message.includes("deno jupyter --install --force"),
     );
     await Deno.mkdir(join(dir, "data", "kernels", "deno"), { recursive: true });
     await Deno.writeTextFile(join(dir, "data", "kernels", "deno", "kernel.json"), "{}");
@@ -470,7 +470,7 @@ Deno.test("deno task notebooks: --help, bad flags, and a clear install hint with
   assert.equal(missing.code, 1);
   assert.match(missing.stderr, /error: Cannot run \/nonexistent\/jupyter/);
   assert.match(missing.stderr, /apt-get install -y jupyter-nbconvert python3-nbclient/);
-  assert.match(missing.stderr, /deno jupyter --install/);
+  assert.match(missing.stderr, /deno jupyter --install --force/);
 });
 
 Deno.test("runNotebooks registers the Deno kernel for the run when Jupyter has none, then removes it", async () => {
