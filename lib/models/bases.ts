@@ -9,12 +9,13 @@
  *
  * @module
  */
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import type { PretrainedBase } from "./base.ts";
 import { createMobileNetBase } from "./mobilenet.ts";
 import { createVgg16Base, VGG16_NOTOP_FILE, VGG16_NOTOP_URLS } from "./vgg16.ts";
 import { WeightsError } from "./keras_h5.ts";
-import { DownloadError } from "../data/download.ts";
+import { defaultCacheDir, DownloadError } from "../data/download.ts";
 import { CarplaneError } from "../errors.ts";
 import { firstLine } from "../_text.ts";
 
@@ -153,7 +154,7 @@ export async function resolveBase(options: ResolveBaseOptions = {}): Promise<Res
       choice: { requested: requested ?? "vgg16", used: name, weights: base.weightsSource, summary },
     };
   }
-  log("Transfer base: the article's VGG16 with Keras' ImageNet weights, if they can be had.");
+  log("Default base: the article's VGG16, if Keras' ImageNet weights can be had.");
   try {
     const base = await createBase({ ...rest, base: "vgg16", weights: defaultVgg16Weights });
     return {
@@ -171,9 +172,9 @@ export async function resolveBase(options: ResolveBaseOptions = {}): Promise<Res
     log(
       `VGG16's ImageNet weights cannot be had (${fallbackReason}).\n` +
         `Using the MobileNet v1 0.25 embedded in the repository instead (ImageNet weights, ` +
-        `${EMBEDDED_MOBILENET_DIR}). For the article's VGG16: put ${VGG16_NOTOP_FILE} ` +
-        `(from ${VGG16_NOTOP_URLS[0]}) in the download cache or pass --weights PATH ` +
-        "(CARPLANE_WEIGHTS in the notebooks).",
+        `${EMBEDDED_MOBILENET_DIR}). For the article's VGG16: download ${VGG16_NOTOP_URLS[0]} ` +
+        `to ${join(options.cacheDir ?? defaultCacheDir(), VGG16_NOTOP_FILE)}, or pass ` +
+        "--weights PATH (CARPLANE_WEIGHTS in the notebooks).",
     );
     const base = await createBase({ ...rest, base: "mobilenet", weights: EMBEDDED_MOBILENET_DIR });
     return {
