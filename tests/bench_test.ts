@@ -266,7 +266,8 @@ Deno.test("a quick run on cpu with tiny images fills every figure of the JSON", 
 });
 
 Deno.test(
-  "the anchor's JSON is read; a missing script or torch is reported, not thrown",
+  "the anchor's JSON is read; a missing script or torch is reported, not thrown" +
+    (existsSync(PYTHON) ? "" : ` (IGNORED: no ${PYTHON} to run the fake anchor scripts)`),
   { ignore: !existsSync(PYTHON) },
   async () => {
     const dir = await Deno.makeTempDir();
@@ -305,7 +306,8 @@ Deno.test(
 );
 
 Deno.test(
-  "the Keras anchor reads keras_bench.py and keras_article.py; a failure is reported, not thrown",
+  "the Keras anchor reads keras_bench.py and keras_article.py; a failure is reported, not thrown" +
+    (existsSync(PYTHON) ? "" : ` (IGNORED: no ${PYTHON} to run the fake anchor scripts)`),
   { ignore: !existsSync(PYTHON) },
   async () => {
     const dir = await Deno.makeTempDir();
