@@ -18,6 +18,12 @@ import { makeArticleLayout, withTempDir } from "./fixtures.ts";
 
 const haveAddon = await Deno.stat(nativeAddonPlace().addonPath).then(() => true, () => false);
 const ignore = !haveAddon; // without the addon there is no node backend to test (native_test.ts covers that path)
+if (ignore) {
+  console.log(
+    `native_backend_test: ignored, no tfjs-node addon at ${nativeAddonPlace().addonPath} ` +
+      "(`deno task setup-native` builds it)",
+  );
+}
 
 function maxAbsDiff(a: ArrayLike<number>, b: ArrayLike<number>): number {
   assert.equal(a.length, b.length);

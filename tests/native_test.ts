@@ -17,6 +17,12 @@ import {
 const ROOT = new URL("..", import.meta.url).pathname;
 const place = nativeAddonPlace();
 const haveAddon = await Deno.stat(place.addonPath).then(() => true, () => false);
+if (!haveAddon) {
+  console.log(
+    `native_test: two tests ignored, no tfjs-node addon at ${place.addonPath} ` +
+      "(`deno task setup-native` builds it)",
+  );
+}
 
 Deno.test("the shim defines util.isNullOrUndefined as Node <= 22 did, and keeps one already there", () => {
   installNodeUtilShim();
