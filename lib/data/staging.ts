@@ -35,8 +35,15 @@ export async function makeStagingDir(dest: string, kind: StagingKind): Promise<s
   const hex = crypto.randomUUID().replaceAll("-", "").slice(0, 8);
   const dir = nameFor(dest, kind, `${Deno.pid}-${hex}`);
   await Deno.mkdir(dirname(dir), { recursive: true });
-  await Deno.mkdir(dir);
+  // Remembered before it exists: a signal handled between the mkdir and the line after it would
+  // otherwise leave the folder behind (seen once under load in cli_hardening_test's SIGINT test).
   live.add(dir);
+  try {
+    await Deno.mkdir(dir);
+  } catch (error) {
+    live.delete(dir);
+    throw error;
+  }
   return dir;
 }
 
