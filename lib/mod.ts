@@ -53,6 +53,8 @@ export {
 // models
 export {
   type BaseName,
+  type ClassScore,
+  classScores,
   collectImages,
   confusionMatrix,
   countParams,
@@ -61,6 +63,7 @@ export {
   createTransferHead,
   explainImages,
   formatAccuracyLine,
+  formatClassScores,
   formatConfusionMatrix,
   formatCount,
   formatPredictionTable,
@@ -79,6 +82,7 @@ export {
   ARTICLE_TRAIN_AUGMENTATION,
   type BackendRequest,
   backendRequestFromEnv,
+  classModeFor,
   classWeightBalanced,
   createArticleFlows,
   createDataParallelTrainStep,

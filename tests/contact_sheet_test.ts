@@ -2,7 +2,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import sharp from "sharp";
 import { makeTestFolder, rows } from "./prediction_fixtures.ts";
-import { renderContactSheet } from "../lib/report/contact_sheet.ts";
+import { predictionCaption, renderContactSheet } from "../lib/report/contact_sheet.ts";
 
 Deno.test("the contact sheet is a PNG with one framed tile per image", async () => {
   const root = await makeTestFolder();
@@ -26,4 +26,22 @@ Deno.test("the contact sheet is a PNG with one framed tile per image", async () 
   assert.deepEqual(px(5, 34 + 5), [0x2c, 0xa0, 0x2c]);
   await assert.rejects(renderContactSheet(rows, files.slice(0, 2)), RangeError);
   await Deno.remove(root, { recursive: true });
+});
+
+Deno.test("captions give the top class and its probability, and the true class when wrong", () => {
+  assert.deepEqual(rows.map(predictionCaption), [
+    "cars 90% ✓",
+    "planes 70% ✗ (is cars)",
+    "planes 90% ✓",
+  ]);
+  const three = {
+    ...rows[1],
+    probability: 0.5,
+    probabilities: [0.2, 0.3, 0.5],
+    topProbability: 0.5,
+    predictedClass: 2,
+    predictedLabel: "birds",
+  };
+  assert.equal(predictionCaption(three), "birds 50% ✗ (is cars)");
+  assert.equal(predictionCaption({ ...three, correct: null, trueLabel: null }), "birds 50%");
 });

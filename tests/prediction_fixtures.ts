@@ -28,6 +28,8 @@ export const rows: PredictionRow[] = [
   {
     file: "cars/a.jpg",
     probability: 0.1,
+    probabilities: [0.9, 0.1],
+    topProbability: 0.9,
     predictedClass: 0,
     predictedLabel: "cars",
     trueClass: 0,
@@ -37,6 +39,8 @@ export const rows: PredictionRow[] = [
   {
     file: "cars/b.jpg",
     probability: 0.7,
+    probabilities: [0.3, 0.7],
+    topProbability: 0.7,
     predictedClass: 1,
     predictedLabel: "planes",
     trueClass: 0,
@@ -46,6 +50,8 @@ export const rows: PredictionRow[] = [
   {
     file: "planes/c.jpg",
     probability: 0.9,
+    probabilities: [0.1, 0.9],
+    topProbability: 0.9,
     predictedClass: 1,
     predictedLabel: "planes",
     trueClass: 1,

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { renderReport } from "../lib/report/report.ts";
+import { confusionTable, renderReport } from "../lib/report/report.ts";
 import type { ModelMetrics, ReproduceMetrics } from "../lib/experiment/reproduce.ts";
 import { diagnoseFit } from "../lib/training/diagnose.ts";
 import { experimentConfig } from "../lib/config.ts";
@@ -97,9 +97,22 @@ Deno.test("class and file names from the file system are escaped in report.md (H
   assert.ok(!outsideCode.includes("<b>"), "no raw HTML in the data path");
   assert.ok(!md.includes("\x1b"), "no raw control characters");
   assert.ok(md.includes("&lt;img src=x onerror=alert(1)&gt; \\|pipe\\|"));
-  // Every row of the confusion matrix table has exactly its 3 cells.
-  const rows = md.split("\n").filter((l) => l.startsWith("| ") && /\| \d+ \| \d+ \|$/.test(l));
+  // Every row of the confusion matrix table has exactly its 5 cells (name, 2 counts, precision,
+  // recall).
+  const rows = md.split("\n").filter((l) =>
+    l.startsWith("| ") && /\| \d+ \| \d+ \| (\d\.\d{3}|—) \| (\d\.\d{3}|—) \|$/.test(l)
+  );
   assert.equal(rows.length, 2);
-  for (const r of rows) assert.equal(r.split(/(?<!\\)\|/).length - 2, 3, r);
+  for (const r of rows) assert.equal(r.split(/(?<!\\)\|/).length - 2, 5, r);
   assert.ok(md.includes("``x`y.jpg``") || md.includes("`` x`y.jpg ``"));
+});
+
+Deno.test("the confusion table gives each class's precision and recall", () => {
+  assert.deepEqual(confusionTable([[7, 1, 0], [0, 7, 0], [0, 2, 0]], ["a", "b", "c"]), [
+    "| | a | b | c | precision | recall |",
+    "| --- | --- | --- | --- | --- | --- |",
+    "| a | 7 | 1 | 0 | 1.000 | 0.875 |",
+    "| b | 0 | 7 | 0 | 0.700 | 1.000 |",
+    "| c | 0 | 2 | 0 | — | 0.000 |",
+  ]);
 });

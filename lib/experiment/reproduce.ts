@@ -228,7 +228,7 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceMet
     const finalRows = transferRows ?? baselineRows;
     const finalName = transferRows ? "transfer" : "baseline";
     log(`\n## Predictions on ${testList.files.length} unseen test images (${finalName} model)`);
-    log(formatPredictionTable(finalRows, flows.inputSpec.classNames[1]));
+    log(formatPredictionTable(finalRows, flows.inputSpec.classNames));
     log(formatConfusionMatrix(confusionMatrix(finalRows), flows.inputSpec.classNames));
     log(formatAccuracyLine(finalRows));
     await run.writeJson("predictions.json", {

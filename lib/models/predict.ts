@@ -1,8 +1,9 @@
 /**
- * Predictions of a saved or trained binary classifier on image files: a row per image
- * (probability of class 1, predicted class, true class when the folder says it), the
- * confusion matrix, and the article's summary line
- * "correctly predicted 14 out of 15 images (93%)".
+ * Predictions of a saved or trained classifier on image files: a row per image (every class's
+ * probability, the top class, the true class when the folder says it), the K x K confusion
+ * matrix with per-class precision and recall, and the article's summary line
+ * "correctly predicted 14 out of 15 images (93%)". Binary models (one sigmoid unit, the
+ * article's) and K-class softmax models are both read.
  *
  * @module
  */
@@ -29,9 +30,19 @@ export interface InputSpec {
 export interface PredictionRow {
   /** The file, relative to the folder it was found in (or as given). */
   file: string;
-  /** Probability of class 1 (`planes`). */
+  /**
+   * Binary model: the probability of class 1 (`planes`), the sigmoid's output as the article
+   * prints it. K > 2 classes: the top class's probability (as `topProbability`).
+   */
   probability: number;
-  /** 1 when the probability exceeds 0.5, else 0 (Keras' binary accuracy threshold). */
+  /** Every class's probability, in class index order (binary: `[1 - p, p]`). */
+  probabilities: number[];
+  /** The predicted class's probability. */
+  topProbability: number;
+  /**
+   * The top class: binary, 1 when the probability of class 1 exceeds 0.5, else 0 (Keras'
+   * binary accuracy threshold); K > 2, the most probable class (the first on a tie).
+   */
   predictedClass: number;
   /** Name of the predicted class. */
   predictedLabel: string;
@@ -123,7 +134,7 @@ export async function collectImages(paths: string[], classNames: string[]): Prom
 }
 
 /**
- * Runs a binary classifier over images, in batches, preparing each image as in training.
+ * Runs a classifier (binary or K-class) over images, in batches, preparing each image as in training.
  * Unreadable files are reported through `onSkip` and left out.
  *
  * @example
@@ -154,19 +165,23 @@ export async function predictImages(
       const offset = k * h * w * 3;
       for (let j = 0; j < img.data.length; j++) xs[offset + j] = img.data[j] * spec.rescale;
     });
-    const probabilities = tf.tidy(() => {
-      const out = model.predict(tf.tensor4d(xs, [images.length, h, w, 3])) as tf.Tensor;
-      return out.reshape([images.length, -1]).slice([0, out.shape[1] === 1 ? 0 : 1], [-1, 1]);
+    const out = tf.tidy(() => {
+      const y = model.predict(tf.tensor4d(xs, [images.length, h, w, 3])) as tf.Tensor;
+      return y.reshape([images.length, -1]);
     });
-    const p = await probabilities.data();
-    probabilities.dispose();
+    const units = out.shape[1]!;
+    const p = await out.data();
+    out.dispose();
     images.forEach((_, k) => {
       const i = index.get(loaded.paths[start + k])!;
-      const predicted = p[k] > 0.5 ? 1 : 0;
+      const probabilities = rowProbabilities(p, k, units);
+      const predicted = topClass(probabilities);
       const truth = list.trueClasses[i];
       rows.push({
         file: list.names[i],
-        probability: p[k],
+        probability: probabilities.length === 2 ? probabilities[1] : probabilities[predicted],
+        probabilities,
+        topProbability: probabilities[predicted],
         predictedClass: predicted,
         predictedLabel: spec.classNames[predicted] ?? String(predicted),
         trueClass: truth,
@@ -178,18 +193,95 @@ export async function predictImages(
   return rows;
 }
 
+/** Row `k`'s class probabilities from a model's flat `[n, units]` output. */
+function rowProbabilities(p: ArrayLike<number>, k: number, units: number): number[] {
+  if (units === 1) return [1 - p[k], p[k]];
+  return Array.from({ length: units }, (_, j) => p[k * units + j]);
+}
+
+/** The top class: for two classes `p1 > 0.5` (Keras' threshold), else the first maximum. */
+function topClass(probabilities: number[]): number {
+  if (probabilities.length === 2) return probabilities[1] > 0.5 ? 1 : 0;
+  let best = 0;
+  for (let j = 1; j < probabilities.length; j++) {
+    if (probabilities[j] > probabilities[best]) best = j;
+  }
+  return best;
+}
+
 /**
- * The confusion matrix `matrix[true][predicted]` over the rows with a known class.
+ * The confusion matrix `matrix[true][predicted]` over the rows with a known class;
+ * `numClasses` defaults to the number of probabilities per row (2 without rows).
  *
  * @example
  * ```ts
  * confusionMatrix(rows, 2); // [[7, 1], [0, 7]]
  * ```
  */
-export function confusionMatrix(rows: PredictionRow[], numClasses = 2): number[][] {
+export function confusionMatrix(
+  rows: PredictionRow[],
+  numClasses = Math.max(2, rows[0]?.probabilities?.length ?? 2),
+): number[][] {
   const m = Array.from({ length: numClasses }, () => new Array(numClasses).fill(0));
   for (const r of rows) if (r.trueClass !== null) m[r.trueClass][r.predictedClass]++;
   return m;
+}
+
+/** Precision and recall of one class (scikit-learn's `classification_report` row). */
+export interface ClassScore {
+  className: string;
+  /** Of the images predicted as this class, the share that are (NaN when none was). */
+  precision: number;
+  /** Of the images of this class, the share predicted as it (NaN when there are none). */
+  recall: number;
+  /** Images of this class (the matrix row's sum). */
+  support: number;
+}
+
+/**
+ * Per-class precision and recall from a confusion matrix `matrix[true][predicted]`.
+ *
+ * @example
+ * ```ts
+ * classScores([[7, 1], [0, 7]], ["cars", "planes"]);
+ * // [{ className: "cars", precision: 1, recall: 0.875, support: 8 }, { ..."planes", 0.875, 1, 7 }]
+ * ```
+ */
+export function classScores(matrix: number[][], classNames: string[]): ClassScore[] {
+  return matrix.map((row, k) => {
+    const support = row.reduce((a, b) => a + b, 0);
+    const predicted = matrix.reduce((a, r) => a + (r[k] ?? 0), 0);
+    return {
+      className: classNames[k] ?? String(k),
+      precision: predicted ? row[k] / predicted : Number.NaN,
+      recall: support ? row[k] / support : Number.NaN,
+      support,
+    };
+  });
+}
+
+/**
+ * Per-class precision and recall as a text table (`-` where undefined: no image of or
+ * predicted as the class).
+ *
+ * @example
+ * ```ts
+ * console.log(formatClassScores(classScores(matrix, classNames)));
+ * ```
+ */
+export function formatClassScores(scores: ClassScore[]): string {
+  const num = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : "-");
+  const header = ["class", "precision", "recall", "images"];
+  const body = scores.map((s) => [
+    printableLine(s.className),
+    num(s.precision),
+    num(s.recall),
+    String(s.support),
+  ]);
+  const widths = header.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join("  ");
+  return [line(header), ...body.map(line)].join("\n");
 }
 
 /**
@@ -227,19 +319,31 @@ export function formatAccuracyLine(rows: PredictionRow[]): string {
 }
 
 /**
- * A fixed-width text table of the rows (file, probability of the positive class, predicted,
- * true, correct), for terminals and notebooks.
+ * A fixed-width text table of the rows, for terminals and notebooks. Given one label (the
+ * positive class of a binary model) or two class names, its columns are file, P(class 1),
+ * predicted, true, correct as the article prints them; given K > 2 class names, P(each class).
  *
  * @example
  * ```ts
  * console.log(formatPredictionTable(rows, "planes"));
+ * console.log(formatPredictionTable(rows, ["cats", "dogs", "birds"]));
  * ```
  */
-export function formatPredictionTable(rows: PredictionRow[], positiveLabel = "class 1"): string {
-  const header = ["file", `P(${printableLine(positiveLabel)})`, "predicted", "true", "correct"];
+export function formatPredictionTable(
+  rows: PredictionRow[],
+  classes: string | string[] = "class 1",
+): string {
+  const names = typeof classes === "string" ? null : classes;
+  const each = names !== null && names.length > 2;
+  const probHeads = each
+    ? names.map((n) => `P(${printableLine(n)})`)
+    : [`P(${printableLine(names ? names[1] ?? "class 1" : classes as string)})`];
+  const header = ["file", ...probHeads, "predicted", "true", "correct"];
   const body = rows.map((r) => [
     printableLine(r.file),
-    r.probability.toFixed(4),
+    ...(each ? names.map((_, j) => (r.probabilities[j] ?? Number.NaN).toFixed(4)) : [
+      r.probability.toFixed(4),
+    ]),
     printableLine(r.predictedLabel),
     r.trueLabel === null ? "?" : printableLine(r.trueLabel),
     r.correct === null ? "" : r.correct ? "yes" : "NO",
@@ -267,17 +371,23 @@ export function formatConfusionMatrix(matrix: number[][], classNames: string[]):
   return [head, ...rows].join("\n");
 }
 
+/** The most classes a saved model may have: past it the metadata is not believed. */
+export const MAX_CLASSES = 10_000;
+
 function shapeText(shape: (number | null)[]): string {
   return `[${shape.map((d) => d ?? "null").join(", ")}]`;
 }
 
 /**
- * The input preparation a saved model needs, from its metadata (written by `reproduce`), or
+ * The input preparation a saved model needs, from its metadata (written by `reproduce` and
+ * `train`), or
  * defaults for models saved elsewhere: the model's input size, rescale 1/255, nearest resize,
  * classes `cars` and `planes`. Everything is checked against the model, so an edited or foreign
  * model is refused with a {@link PredictError} naming `source` rather than silently giving
- * nonsense: the model must take `[h, w, 3]` images and be a binary classifier (one sigmoid output,
- * or two), `classNames` must be two distinct names, `rescale` a number in (0, 1],
+ * nonsense: the model must take `[h, w, 3]` images and output one value per image (a binary
+ * classifier's sigmoid) or K >= 2 (softmax over K classes), `classNames` must be that many
+ * distinct names (two for one sigmoid output; without metadata `cars`/`planes` for two
+ * classes, while a model of more classes must name them), `rescale` a number in (0, 1],
  * `interpolation` "nearest" or "bilinear", `targetSize` the model's input size.
  *
  * @example
@@ -307,23 +417,36 @@ export function inputSpecFromMetadata(
   }
   const output = model.outputs[0].shape;
   const outputs = output.slice(1).reduce<number>((a, b) => a * (b ?? 1), 1);
-  if (outputs !== 1 && outputs !== 2) {
+  if (!Number.isInteger(outputs) || outputs < 1 || outputs > MAX_CLASSES) {
     refuse(
       `the model outputs ${outputs} values per image (shape ${shapeText(output)}), but ` +
-        "predict needs a binary classifier (1 sigmoid output, or 2), like the models " +
-        "`deno task reproduce` saves",
+        `predict needs a classifier: 1 sigmoid output (binary) or 2 to ${MAX_CLASSES} class ` +
+        "probabilities, like the models `deno task reproduce` and `deno task train` save",
+    );
+  }
+  const k = Math.max(2, outputs);
+  if (k > 2 && m.classNames === undefined) {
+    // A K-class model without names is most likely not one of ours (ImageNet's 1000 classes):
+    // numbered classes would print confident nonsense.
+    refuse(
+      `the model outputs ${outputs} values per image (shape ${shapeText(output)}) but its ` +
+        `metadata has no classNames: predict needs the ${outputs} class names in index order, ` +
+        "as `deno task train` saves them",
     );
   }
   let classNames = ["cars", "planes"];
   if (m.classNames !== undefined) {
     const names = m.classNames;
     if (
-      !Array.isArray(names) || names.length !== 2 ||
-      !names.every((n) => typeof n === "string" && n !== "") || names[0] === names[1]
+      !Array.isArray(names) || names.length !== k ||
+      !names.every((n) => typeof n === "string" && n !== "") || new Set(names).size !== k
     ) {
       refuse(
-        `classNames is ${JSON.stringify(names)}, but the model is a binary classifier: it needs ` +
-          `two distinct names, class 0 then class 1 (e.g. ["cars", "planes"])`,
+        `classNames is ${JSON.stringify(names)}, but the model ${
+          k === 2 ? "is a binary classifier" : `outputs ${k} class probabilities`
+        }: it needs ${k} distinct names in class index order (e.g. ${
+          k === 2 ? '["cars", "planes"]' : '["cats", "dogs", "birds"] for 3'
+        })`,
       );
     }
     classNames = names as string[];

@@ -1,6 +1,7 @@
 /**
  * A contact sheet of predicted images: each image enlarged, framed green when the prediction is
- * right and red when it is wrong, and captioned with the predicted class and its probability.
+ * right and red when it is wrong, and captioned with the top class and its probability
+ * (`planes 97%`), and the true class when the prediction is wrong.
  * Rendered with sharp to PNG (the tile layout is `lib/gallery.ts`' {@linkcode renderTileSheet}).
  *
  * @module
@@ -39,12 +40,11 @@ export async function renderContactSheet(
   }
   const tiles: Tile[] = rows.map((r, i) => {
     const colour = r.correct === null ? "#666666" : r.correct ? "#2ca02c" : "#d62728";
-    const verdict = r.correct === null ? "" : r.correct ? " ✓" : ` ✗ (is ${r.trueLabel})`;
     return {
       image: files[i],
       frame: colour,
       captions: [
-        { text: `${r.predictedLabel} ${r.probability.toFixed(2)}${verdict}`, colour },
+        { text: predictionCaption(r), colour },
         { text: shortenStart(r.file, 22), colour: "#555" },
       ],
     };
@@ -55,4 +55,23 @@ export async function renderContactSheet(
     title: options.title,
     captionLines: 2,
   });
+}
+
+/**
+ * A tile's caption: the top class and its probability, then ✓, or ✗ and the true class.
+ *
+ * @example
+ * ```ts
+ * predictionCaption(row); // "planes 70% ✗ (is cars)"
+ * ```
+ */
+export function predictionCaption(r: PredictionRow): string {
+  const verdict = r.correct === null ? "" : r.correct ? " ✓" : ` ✗ (is ${r.trueLabel})`;
+  return `${r.predictedLabel} ${Math.round(topProbability(r) * 100)}%${verdict}`;
+}
+
+/** The top class's probability (rows written before `topProbability` existed: from `probability`). */
+function topProbability(r: PredictionRow): number {
+  if (typeof r.topProbability === "number") return r.topProbability;
+  return r.predictedClass === 1 ? r.probability : 1 - r.probability;
 }

@@ -7,6 +7,7 @@
 import { ARTICLE } from "../config.ts";
 import type { ModelMetrics, ReproduceMetrics } from "./metrics.ts";
 import { formatCount } from "../models/summary.ts";
+import { classScores } from "../models/predict.ts";
 import { escapeMarkdown, printableLine } from "../_escape.ts";
 
 const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : String(x));
@@ -150,9 +151,7 @@ export function renderReport(m: ReproduceMetrics, backendLine: string): string {
     "",
     "Confusion matrix (rows: true class, columns: predicted):",
     "",
-    `| | ${m.dataset.classNames.map(md).join(" | ")} |`,
-    `| --- | ${m.dataset.classNames.map(() => "---").join(" | ")} |`,
-    ...final.confusionMatrix.map((r, i) => `| ${md(m.dataset.classNames[i])} | ${r.join(" | ")} |`),
+    ...confusionTable(final.confusionMatrix, m.dataset.classNames),
     "",
     final.test.misclassified.length
       ? `Misclassified: ${final.test.misclassified.map(codeSpan).join(", ")}`
@@ -160,6 +159,29 @@ export function renderReport(m: ReproduceMetrics, backendLine: string): string {
     "",
   );
   return lines.filter((l, i, a) => !(l === "" && a[i - 1] === "")).join("\n");
+}
+
+/**
+ * The confusion matrix (rows: true class, columns: predicted) as Markdown, with each class's
+ * precision and recall beside it.
+ *
+ * @example
+ * ```ts
+ * confusionTable([[7, 1], [0, 7]], ["cars", "planes"]).join("\n");
+ * ```
+ */
+export function confusionTable(matrix: number[][], classNames: string[]): string[] {
+  const scores = classScores(matrix, classNames);
+  const num = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : "—");
+  return [
+    `| | ${classNames.map(md).join(" | ")} | precision | recall |`,
+    `| --- | ${classNames.map(() => "---").join(" | ")} | --- | --- |`,
+    ...matrix.map((r, i) =>
+      `| ${md(classNames[i])} | ${r.join(" | ")} | ${num(scores[i].precision)} | ${
+        num(scores[i].recall)
+      } |`
+    ),
+  ];
 }
 
 function row(

@@ -8,17 +8,18 @@
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import type { AugmentOptions } from "../data/augment.ts";
-import { type DirectoryIterator, flowFromDirectory } from "../data/batches.ts";
+import { type ClassMode, type DirectoryIterator, flowFromDirectory } from "../data/batches.ts";
 import { createArraySource } from "../data/array_source.ts";
 import type { ExperimentConfig } from "../config.ts";
-import { DatasetError } from "../data/dataset.ts";
+import { DatasetError, scanImageDirectory } from "../data/dataset.ts";
 import type { Interpolation } from "../data/images.ts";
-import { compileBinary, createBaselineModel } from "../models/baseline.ts";
+import { compileClassifier, createBaselineModel } from "../models/baseline.ts";
 import type { PretrainedBase } from "../models/base.ts";
 import { createTransferHead } from "../models/head.ts";
 import type { InputSpec } from "../models/predict.ts";
 import type { ProgressReporter } from "./progress.ts";
 import { fit, type FitResult, type TrainStep } from "./fit.ts";
+import { createWeightedTrainStep } from "./class_weight.ts";
 
 /** The article's training `ImageDataGenerator`. */
 export const ARTICLE_TRAIN_AUGMENTATION: Readonly<AugmentOptions> = Object.freeze({
@@ -37,6 +38,10 @@ export const ARTICLE_TEST_AUGMENTATION: Readonly<AugmentOptions> = Object.freeze
 export interface ArticleFlows {
   train: DirectoryIterator;
   val: DirectoryIterator;
+  /** Number of classes, from the class folders (2 for the article). */
+  numClasses: number;
+  /** The `validationSplit` the two flows were cut with, when they come from one folder. */
+  validationSplit?: number;
   /** How the model's inputs are prepared: saved with the model for `deno task predict`. */
   inputSpec: InputSpec;
 }
@@ -51,11 +56,36 @@ export interface FlowSettings {
   strict?: boolean;
   /** Where the `Found ...` lines go (default `console.log`). */
   log?: (line: string) => void;
+  /**
+   * Label format: default `binary` for 2 class folders (the article) and `categorical` for
+   * more, as Keras' `class_mode`.
+   */
+  classMode?: "binary" | "categorical";
+  /**
+   * Keras' `validation_split`: `dataDir` is then one folder of class folders (no
+   * `training_set/`), whose first fraction of each class's sorted files is the validation set.
+   */
+  validationSplit?: number;
 }
 
 /**
- * The article's two generators over `dataDir/training_set` and `dataDir/val_set`: 64x64,
- * batches of 32, binary labels, training images sheared, zoomed and flipped.
+ * The class mode for `numClasses` classes: `binary` for 2 (one sigmoid unit, the article),
+ * `categorical` for more (softmax).
+ *
+ * @example
+ * ```ts
+ * classModeFor(3); // "categorical"
+ * ```
+ */
+export function classModeFor(numClasses: number): "binary" | "categorical" {
+  return numClasses === 2 ? "binary" : "categorical";
+}
+
+/**
+ * The article's two generators over `dataDir/training_set` and `dataDir/val_set` (or, with
+ * `validationSplit`, the two subsets of the class folders in `dataDir`): 64x64, batches of 32,
+ * labels binary for 2 classes and categorical for more, training images sheared, zoomed and
+ * flipped.
  *
  * @example
  * ```ts
@@ -70,21 +100,29 @@ export async function createArticleFlows(
   settings: FlowSettings = {},
 ): Promise<ArticleFlows> {
   const interpolation = settings.interpolation ?? "nearest";
+  const split = settings.validationSplit;
+  const trainDir = split === undefined ? join(dataDir, "training_set") : dataDir;
+  const valDir = split === undefined ? join(dataDir, "val_set") : dataDir;
+  const classMode: ClassMode = settings.classMode ??
+    classModeFor((await scanImageDirectory(trainDir)).classNames.length);
   const common = {
     targetSize: config.targetSize,
     batchSize: config.batchSize,
-    classMode: "binary" as const,
+    classMode,
     interpolation,
     strict: settings.strict,
     log: settings.log,
+    validationSplit: split,
   };
-  const train = await flowFromDirectory(join(dataDir, "training_set"), {
+  const train = await flowFromDirectory(trainDir, {
     ...common,
+    subset: split === undefined ? undefined : "training",
     seed: config.seed,
     augment: settings.augment === false ? ARTICLE_TEST_AUGMENTATION : ARTICLE_TRAIN_AUGMENTATION,
   });
-  const val = await flowFromDirectory(join(dataDir, "val_set"), {
+  const val = await flowFromDirectory(valDir, {
     ...common,
+    subset: split === undefined ? undefined : "validation",
     seed: config.seed + 1,
     augment: ARTICLE_TEST_AUGMENTATION,
   });
@@ -101,6 +139,8 @@ export async function createArticleFlows(
   return {
     train,
     val,
+    numClasses: train.numClasses,
+    validationSplit: split,
     inputSpec: {
       classNames: train.classNames,
       targetSize: [config.targetSize[0], config.targetSize[1]],
@@ -118,6 +158,12 @@ export interface TrainSettings {
   trainStep?: (model: tf.LayersModel) => Promise<{ step: TrainStep; close(): Promise<void> }>;
   /** Called with the model just before training starts (e.g. to print its summary). */
   beforeFit?: (model: tf.LayersModel) => void;
+  /**
+   * Keras' `class_weight`: one weight per class scaling each image's loss (e.g.
+   * `classWeightBalanced(flows.train.labels, flows.numClasses)`). Used by the default step;
+   * a custom `trainStep` must apply it itself (`createDataParallelTrainStep(model, { classWeight })`).
+   */
+  classWeight?: readonly number[];
 }
 
 /** A trained model and how its training went. */
@@ -143,6 +189,7 @@ export async function trainBaseline(
   const model = createBaselineModel({
     inputShape: [...flows.train.imageShape] as [number, number, number],
     seed: config.seed,
+    classes: flows.numClasses,
   });
   settings.beforeFit?.(model);
   return { model, fit: await fitWith(model, flows.train, flows.val, config, settings) };
@@ -157,13 +204,16 @@ async function fitWith(
   stepsPerEpoch = config.stepsPerEpoch,
 ): Promise<FitResult> {
   const custom = settings.trainStep ? await settings.trainStep(model) : null;
+  const weighted = !custom && settings.classWeight
+    ? createWeightedTrainStep(model, settings.classWeight)
+    : undefined;
   try {
     return await fit(model, train, {
       epochs: config.epochs,
       stepsPerEpoch,
       validationData: val,
       reporter: settings.reporter,
-      trainStep: custom?.step,
+      trainStep: custom?.step ?? weighted,
     });
   } finally {
     await custom?.close();
@@ -175,7 +225,8 @@ export type FeaturePredict = (xs: Float32Array, shape: readonly number[]) => Pro
 
 /**
  * Runs a model over every image of a generator once (one pass, in its order) and returns the
- * outputs flat with the labels: the frozen base's features for training a head on them.
+ * outputs flat with the labels (one per image, or a one-hot row per image for categorical
+ * labels): the frozen base's features for training a head on them.
  *
  * @example
  * ```ts
@@ -197,14 +248,15 @@ export async function extractFeatures(
   const shape = extractor.outputs[0].shape.slice(1) as number[];
   const size = shape.reduce((a, b) => a * b, 1);
   const features = new Float32Array(iterator.samples * size);
-  const labels = new Float32Array(iterator.samples);
+  const labelSize = iterator.classMode === "categorical" ? iterator.numClasses : 1;
+  const labels = new Float32Array(iterator.samples * labelSize);
   iterator.reset();
   let filled = 0;
   for (let step = 0; step < iterator.stepsPerPass; step++) {
     const batch = await iterator.next();
     const out = await predict(batch.xs, batch.shape);
     features.set(out, filled * size);
-    labels.set(batch.ys!, filled);
+    labels.set(batch.ys!, filled * labelSize);
     filled += batch.size;
   }
   if (filled !== iterator.samples) {
@@ -278,8 +330,8 @@ export interface TransferSettings extends TrainSettings {
 
 /**
  * Transfer learning as the article: a frozen pretrained base with the
- * `Flatten -> Dense(256) -> Dropout(0.5) -> Dense(1)` head, trained for `config.epochs`.
- * Returns the whole image-to-probability model.
+ * `Flatten -> Dense(256) -> Dropout(0.5) -> Dense(1)` head (`Dense(K, softmax)` for K > 2
+ * classes), trained for `config.epochs`. Returns the whole image-to-probability model.
  *
  * @example
  * ```ts
@@ -297,9 +349,13 @@ export async function trainTransfer(
   const mode = settings.mode ?? "features";
   const featureShape = base.model.outputs[0].shape.slice(1) as number[];
   if (mode === "augmented") {
-    const head = createTransferHead(featureShape, { seed: config.seed, compile: false });
+    const head = createTransferHead(featureShape, {
+      seed: config.seed,
+      compile: false,
+      classes: flows.numClasses,
+    });
     const model = composeTransferModel(base, head);
-    compileBinary(model, settings.learningRate ?? TRANSFER_LEARNING_RATE);
+    compileClassifier(model, flows.numClasses, settings.learningRate ?? TRANSFER_LEARNING_RATE);
     settings.beforeFit?.(model);
     log(`Training the head end to end through the frozen ${base.name} base, with augmentation.`);
     const result = await fitWith(model, flows.train, flows.val, config, settings);
@@ -314,7 +370,10 @@ export async function trainTransfer(
     const plain = await flowFromDirectory(flows.train.directory, {
       targetSize: flows.inputSpec.targetSize,
       batchSize: config.batchSize,
-      classMode: "binary",
+      classMode: flows.train.classMode,
+      classes: flows.train.classNames,
+      validationSplit: flows.validationSplit,
+      subset: flows.validationSplit === undefined ? undefined : "training",
       shuffle: false,
       interpolation: flows.inputSpec.interpolation,
       augment: ARTICLE_TEST_AUGMENTATION,
@@ -331,6 +390,7 @@ export async function trainTransfer(
   const head = createTransferHead(featureShape, {
     seed: config.seed,
     learningRate: settings.learningRate ?? TRANSFER_LEARNING_RATE,
+    classes: flows.numClasses,
   });
   settings.beforeFit?.(head);
   const trainSource = createArraySource(train.features, train.labels, train.shape, {
