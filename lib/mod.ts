@@ -38,6 +38,7 @@ export {
   describeDatasetSource,
   type DirectoryIterator,
   download,
+  drawShapesDataset,
   ensureDataset,
   fetchArticleDataset,
   fetchCifar10Dataset,
@@ -129,5 +130,12 @@ export {
   trainArticleBaseline,
 } from "./runs/mod.ts";
 
-// the whole article in one call
-export { reproduce, type ReproduceOptions } from "./experiment/mod.ts";
+// the whole article in one call, and the same on your own images
+export {
+  reproduce,
+  type ReproduceOptions,
+  resolveTrainLayout,
+  train,
+  type TrainMetrics,
+  type TrainOptions,
+} from "./experiment/mod.ts";

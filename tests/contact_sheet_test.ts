@@ -44,4 +44,5 @@ Deno.test("captions give the top class and its probability, and the true class w
   };
   assert.equal(predictionCaption(three), "birds 50% ✗ (is cars)");
   assert.equal(predictionCaption({ ...three, correct: null, trueLabel: null }), "birds 50%");
+  assert.equal(predictionCaption({ ...three, trueLabel: null }), "birds 50% ✗");
 });

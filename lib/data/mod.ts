@@ -15,3 +15,4 @@ export * from "./images.ts";
 export * from "./layout.ts";
 export * from "./sources.ts";
 export * from "./staging.ts";
+export * from "./shapes.ts";

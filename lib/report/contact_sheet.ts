@@ -43,9 +43,13 @@ export async function renderContactSheet(
     return {
       image: files[i],
       frame: colour,
+      // The top class on the first line, the true one (when wrong) on the second: both in one
+      // line overflow a 128-pixel tile for class names past 8 letters.
       captions: [
-        { text: predictionCaption(r), colour },
-        { text: shortenStart(r.file, 22), colour: "#555" },
+        { text: predictionCaption({ ...r, trueLabel: null }), colour },
+        r.correct === false
+          ? { text: `true: ${r.trueLabel}`, colour }
+          : { text: shortenStart(r.file, 22), colour: "#555" },
       ],
     };
   });
@@ -66,7 +70,13 @@ export async function renderContactSheet(
  * ```
  */
 export function predictionCaption(r: PredictionRow): string {
-  const verdict = r.correct === null ? "" : r.correct ? " ✓" : ` ✗ (is ${r.trueLabel})`;
+  const verdict = r.correct === null
+    ? ""
+    : r.correct
+    ? " ✓"
+    : r.trueLabel === null
+    ? " ✗"
+    : ` ✗ (is ${r.trueLabel})`;
   return `${r.predictedLabel} ${Math.round(topProbability(r) * 100)}%${verdict}`;
 }
 

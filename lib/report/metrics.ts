@@ -56,3 +56,38 @@ export interface ReproduceMetrics {
     })
     | { skipped: string };
 }
+
+/** What `deno task train` writes to `metrics.json`: one model trained on the user's images. */
+export interface TrainMetrics {
+  generatedAt: string;
+  command: string;
+  backend: { name: string; reason: string; threads: number };
+  dataset: {
+    dir: string;
+    /** How the folder was read (article layout, or class folders cut by validation_split). */
+    layout: string;
+    classNames: string[];
+    classMode: "binary" | "categorical";
+    validationSplit: number | null;
+    train: number;
+    val: number;
+    test: number;
+  };
+  config: ExperimentConfig;
+  /** Keras' class_weight in use (per class), or null. */
+  classWeight: number[] | null;
+  /** The frozen pretrained base, or null for the baseline CNN. */
+  base: {
+    name: string;
+    weights: string;
+    params: { total: number; trainable: number; nonTrainable: number };
+    featureSeconds: number;
+  } | null;
+  timings: { totalSeconds: number; peakRssMiB: number };
+  /** The model's numbers; `test` and `confusionMatrix` are on `evaluatedOn`'s images. */
+  model: ModelMetrics;
+  /** `test` when there is a test folder, else `validation`. */
+  evaluatedOn: "test" | "validation";
+  /** Precision and recall per class on those images. */
+  classScores: { className: string; precision: number; recall: number; support: number }[];
+}

@@ -10,3 +10,4 @@ export * from "./gallery.ts";
 export * from "./heatmap.ts";
 export * from "./metrics.ts";
 export * from "./report.ts";
+export * from "./train_report.ts";
