@@ -49,6 +49,7 @@ const EXPECTED = [
   "03_overfitting.ipynb",
   "04_transfer.ipynb",
   "05_predictions.ipynb",
+  "06_your_images.ipynb",
 ];
 
 async function exists(path: string): Promise<boolean> {
@@ -170,8 +171,8 @@ async function quickRun(): Promise<void> {
         o.data?.["image/png"] !== undefined &&
         o.data?.["application/vnd.vegalite.v5+json"] === undefined
       ).length;
-    assert.deepEqual(EXPECTED.map((n) => charts(executed[n])), [0, 2, 2, 3, 0]);
-    assert.deepEqual(EXPECTED.map((n) => images(executed[n])), [2, 0, 0, 0, 1]);
+    assert.deepEqual(EXPECTED.map((n) => charts(executed[n])), [0, 2, 2, 3, 0, 2]);
+    assert.deepEqual(EXPECTED.map((n) => images(executed[n])), [2, 0, 0, 0, 1, 3]);
 
     const text = Object.fromEntries(EXPECTED.map((n) => [n, outputText(executed[n])]));
     assert.match(text["01_data.ipynb"], /Found \d+ images belonging to 2 classes\./);
@@ -186,6 +187,9 @@ async function quickRun(): Promise<void> {
     assert.ok(text["04_transfer.ipynb"].includes(`weights: ${EMBEDDED_MOBILENET_DIR}`));
     assert.match(text["05_predictions.ipynb"], /Loaded the transfer model/);
     assert.match(text["05_predictions.ipynb"], /correctly predicted \d+ out of \d+ images/);
+    assert.match(text["06_your_images.ipynb"], /Found 120 images belonging to 3 classes\./);
+    assert.match(text["06_your_images.ipynb"], /3 classes, class_mode "categorical"/);
+    assert.match(text["06_your_images.ipynb"], /true \\ predicted\s+circles\s+squares\s+triangles/);
     for (
       const file of ["models/baseline/model.json", "models/transfer/model.json", "history.csv"]
     ) {
