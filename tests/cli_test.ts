@@ -74,10 +74,15 @@ Deno.test("data, reproduce and predict work end to end on a fixture dataset", as
     assert.deepEqual(Object.keys(rows[0]), [
       "file",
       "probability",
+      "probabilities",
       "predicted_class",
       "predicted_label",
+      "top_probability",
       "true_class",
+      "true_label",
     ]);
+    assert.deepEqual(Object.keys(rows[0].probabilities), ["cars", "planes"]);
+    assert.equal(rows[0].probabilities.planes, rows[0].probability);
     assert.deepEqual(rows.map((r) => r.true_class).sort(), [0, 1]);
 
     const missing = await run("predict.ts", ["--model", join(dir, "nope"), join(data, "test")]);

@@ -4,10 +4,12 @@ import { join } from "node:path";
 import { initBackend } from "../lib/training/runtime.ts";
 import { experimentConfig } from "../lib/config.ts";
 import {
+  classModeFor,
   composeTransferModel,
   createArticleFlows,
   extractFeatures,
   featureExtractor,
+  trainBaseline,
   trainTransfer,
 } from "../lib/training/experiment.ts";
 import type { PretrainedBase } from "../lib/models/base.ts";
@@ -129,4 +131,102 @@ Deno.test("composing base and head shares their weights", () => {
   const viaModel = (model.predict(x) as tf.Tensor).dataSync()[0];
   const viaParts = (base.model.predict(x) as tf.Tensor).sum().dataSync()[0];
   assert.ok(Math.abs(viaModel - viaParts) < 1e-4 * Math.max(1, Math.abs(viaParts)));
+});
+
+async function threeClassFlows(dir: string, settings = {}) {
+  const data = await makeArticleLayout(join(dir, "data3"), {
+    train: { birds: 4, cats: 4, dogs: 4 },
+    val: { birds: 2, cats: 2, dogs: 2 },
+    test: { birds: 1, cats: 1, dogs: 1 },
+  });
+  const lines: string[] = [];
+  const flows = await createArticleFlows(data, config, { log: (l) => lines.push(l), ...settings });
+  return { flows, lines, data };
+}
+
+Deno.test("three class folders give categorical flows and one-hot feature labels", async () => {
+  await withTempDir(async (dir) => {
+    const { flows, lines } = await threeClassFlows(dir);
+    assert.deepEqual(lines, [
+      "Found 12 images belonging to 3 classes.",
+      "Found 6 images belonging to 3 classes.",
+    ]);
+    assert.equal(flows.numClasses, 3);
+    assert.equal(flows.train.classMode, "categorical");
+    assert.equal(classModeFor(2), "binary");
+    assert.deepEqual(flows.inputSpec.classNames, ["birds", "cats", "dogs"]);
+    const { labels } = await extractFeatures(featureExtractor(tinyBase()), flows.val);
+    assert.equal(labels.length, 6 * 3);
+    const rows = Array.from({ length: 6 }, (_, i) => Array.from(labels.slice(i * 3, i * 3 + 3)));
+    for (const r of rows) assert.deepEqual([...r].sort(), [0, 0, 1]);
+    // The validation flow shuffles, so compare the classes seen, not their order.
+    assert.deepEqual(rows.map((r) => r.indexOf(1)).sort(), [0, 0, 1, 1, 2, 2]);
+  });
+});
+
+Deno.test("validationSplit cuts one folder of class folders into Keras' two subsets", async () => {
+  await withTempDir(async (dir) => {
+    const data = await makeArticleLayout(join(dir, "d"), {
+      train: { birds: 5, cats: 5, dogs: 5 },
+      val: { birds: 1, cats: 1, dogs: 1 },
+      test: { birds: 1, cats: 1, dogs: 1 },
+    });
+    const lines: string[] = [];
+    const flows = await createArticleFlows(join(data, "training_set"), config, {
+      validationSplit: 0.2,
+      log: (l) => lines.push(l),
+    });
+    assert.deepEqual(lines, [
+      "Found 12 images belonging to 3 classes.",
+      "Found 3 images belonging to 3 classes.",
+    ]);
+    assert.equal(flows.validationSplit, 0.2);
+    const train = new Set(flows.train.files);
+    assert.ok(flows.val.files.every((f) => !train.has(f)), "no image in both subsets");
+    // Features mode re-reads the training subset only, not the validation images.
+    const result = await trainTransfer(tinyBase(), flows, config, {
+      reporter: silentReporter(),
+      log: (l) => lines.push(l),
+    });
+    assert.ok(lines.filter((l) => l === "Found 12 images belonging to 3 classes.").length >= 2);
+    result.model.dispose();
+  });
+});
+
+for (const mode of ["features", "augmented"] as const) {
+  Deno.test(`a 3-class transfer model in ${mode} mode ends in a softmax over 3`, async () => {
+    await withTempDir(async (dir) => {
+      const { flows } = await threeClassFlows(dir);
+      const result = await trainTransfer(tinyBase(), flows, config, {
+        mode,
+        reporter: silentReporter(),
+        log: () => {},
+      });
+      assert.equal(result.fit.history.history.loss.length, 2);
+      assert.ok(result.fit.history.history.loss.every(Number.isFinite));
+      assert.deepEqual(result.model.outputs[0].shape, [null, 3]);
+      const y = tf.tidy(() => result.model.predict(tf.randomUniform([2, 16, 16, 3])) as tf.Tensor);
+      const sums = await y.sum(1).data();
+      for (const s of sums) assert.ok(Math.abs(s - 1) < 1e-5);
+      y.dispose();
+      result.model.dispose();
+    });
+  });
+}
+
+Deno.test("trainBaseline on 3 classes, weighted by class_weight", async () => {
+  await withTempDir(async (dir) => {
+    const { flows } = await threeClassFlows(dir);
+    const result = await trainBaseline(flows, config, {
+      reporter: silentReporter(),
+      classWeight: [1, 2, 3],
+    });
+    assert.deepEqual(result.model.outputs[0].shape, [null, 3]);
+    assert.ok(result.fit.history.history.loss.every(Number.isFinite));
+    result.model.dispose();
+    await assert.rejects(
+      trainBaseline(flows, config, { reporter: silentReporter(), classWeight: [1, 2] }),
+      /classWeight must hold 3 finite weights/,
+    );
+  });
 });
