@@ -230,3 +230,19 @@ Deno.test("trainBaseline on 3 classes, weighted by class_weight", async () => {
     );
   });
 });
+
+Deno.test("one class folder is refused before any Found line, naming the folder", async () => {
+  await withTempDir(async (dir) => {
+    const data = await makeArticleLayout(join(dir, "one"), {
+      train: { cats: 3 },
+      val: { cats: 1 },
+      test: { cats: 1 },
+    });
+    const lines: string[] = [];
+    await assert.rejects(
+      createArticleFlows(data, config, { log: (l) => lines.push(l) }),
+      /training_set has 1 class folder\(s\) \(cats\); a classifier needs at least 2/,
+    );
+    assert.deepEqual(lines, []);
+  });
+});

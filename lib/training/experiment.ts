@@ -103,8 +103,16 @@ export async function createArticleFlows(
   const split = settings.validationSplit;
   const trainDir = split === undefined ? join(dataDir, "training_set") : dataDir;
   const valDir = split === undefined ? join(dataDir, "val_set") : dataDir;
-  const classMode: ClassMode = settings.classMode ??
-    classModeFor((await scanImageDirectory(trainDir)).classNames.length);
+  const found = await scanImageDirectory(trainDir);
+  if (found.classNames.length < 2) {
+    throw new DatasetError(
+      found.directory,
+      `${found.directory} has ${found.classNames.length} class folder(s) ` +
+        `(${found.classNames.join(", ") || "none"}); a classifier needs at least 2, one ` +
+        "subfolder of images per class.",
+    );
+  }
+  const classMode: ClassMode = settings.classMode ?? classModeFor(found.classNames.length);
   const common = {
     targetSize: config.targetSize,
     batchSize: config.batchSize,
