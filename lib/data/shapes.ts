@@ -55,9 +55,12 @@ function colour(rng: Rng, light: boolean): string {
 /** The SVG of one image of `shape`: a dark or light shape on the other kind of background. */
 function shapeSvg(shape: ShapeClass, size: number, rng: Rng): string {
   const lightShape = rng.next() < 0.5;
-  const r = rng.uniform(0.18, 0.36) * size;
-  const cx = rng.uniform(r, size - r);
-  const cy = rng.uniform(r, size - r);
+  // Roughly centred, as the objects in the article's photos: spread over the whole frame, the
+  // baseline CNN's Flatten -> Dense head memorised 120 training images (train accuracy 1.00, val
+  // 0.50 after 30 epochs, seed 6), since each position is a new pattern to it.
+  const r = rng.uniform(0.24, 0.38) * size;
+  const cx = size / 2 + rng.uniform(-0.1, 0.1) * size;
+  const cy = size / 2 + rng.uniform(-0.1, 0.1) * size;
   const fill = colour(rng, lightShape);
   const angle = rng.uniform(-20, 20);
   let body: string;
