@@ -172,8 +172,8 @@ export async function resolveTrainLayout(
       return {
         flowDir: root,
         testDir: test,
-        description: `the article's layout in ${root} (training_set/, val_set/${
-          test ? ", test" : ", no test set"
+        description: `the article's layout in ${root} (training_set/, val_set/, ${
+          test ? "test/" : "no test set"
         })`,
       };
     }

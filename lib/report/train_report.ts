@@ -40,11 +40,15 @@ export function renderTrainReport(m: TrainMetrics): string {
     `class_mode "${m.dataset.classMode}" (${
       k === 2 ? "sigmoid, binary cross-entropy" : "softmax, categorical cross-entropy"
     })`,
-    m.classWeight
-      ? `- class_weight balanced: ${m.classWeight.map((w) => w.toFixed(3)).join(", ")}`
-      : "",
+    ...(m.classWeight
+      ? [`- class_weight balanced: ${m.classWeight.map((w) => w.toFixed(3)).join(", ")}`]
+      : []),
     `- Model: ${modelLine}`,
-    `- Protocol: ${c.epochs} epochs x ${c.stepsPerEpoch} steps x batch ${c.batchSize}, ` +
+    `- Protocol: ${c.epochs} epochs x ${
+      m.base
+        ? `${Math.ceil(m.dataset.train / c.batchSize)} steps (one pass over the cached features)`
+        : `${c.stepsPerEpoch} steps`
+    } x batch ${c.batchSize}, ` +
     `${c.targetSize.join("x")} images, seed ${c.seed}${c.quick ? " (QUICK smoke run)" : ""}`,
     `- Backend ${m.backend.name} (${m.backend.threads} thread${
       m.backend.threads > 1 ? "s" : ""
