@@ -27,6 +27,7 @@ export async function makeTestFolder(): Promise<string> {
 export const rows: PredictionRow[] = [
   {
     file: "cars/a.jpg",
+    path: "/test/cars/a.jpg",
     probability: 0.1,
     predictedClass: 0,
     predictedLabel: "cars",
@@ -36,6 +37,7 @@ export const rows: PredictionRow[] = [
   },
   {
     file: "cars/b.jpg",
+    path: "/test/cars/b.jpg",
     probability: 0.7,
     predictedClass: 1,
     predictedLabel: "planes",
@@ -45,6 +47,7 @@ export const rows: PredictionRow[] = [
   },
   {
     file: "planes/c.jpg",
+    path: "/test/planes/c.jpg",
     probability: 0.9,
     predictedClass: 1,
     predictedLabel: "planes",

@@ -2,19 +2,21 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { experimentConfig } from "../lib/config.ts";
-import { loadModel } from "../lib/models/model_io.ts";
+import { loadModel, saveModel } from "../lib/models/model_io.ts";
 import type { InputSpec } from "../lib/models/predict.ts";
 import { silentReporter } from "../lib/training/progress.ts";
 import {
-  historyFiles,
   historyFromOutputsOrTrain,
-  loadHistoryFromOutputs,
   modelFromOutputsOrTrain,
-  type ModelKind,
-  type NotebookModelRecord,
-  saveNotebookModel,
   trainArticleBaseline,
 } from "../lib/runs/saved_runs.ts";
+import {
+  historyFiles,
+  type ModelKind,
+  type ModelRecord,
+  openRunStore,
+  RUN_ENTRIES,
+} from "../lib/runs/store.ts";
 import { makeArticleLayout, withTempDir } from "./fixtures.ts";
 import { historyOf } from "./history_fixtures.ts";
 
@@ -39,7 +41,7 @@ const SPEC: InputSpec = {
   rescale: 1 / 255,
 };
 
-function record(kind: ModelKind, epochs: number): NotebookModelRecord {
+function record(kind: ModelKind, epochs: number): ModelRecord {
   return {
     kind,
     model: tinyModel(),
@@ -50,9 +52,10 @@ function record(kind: ModelKind, epochs: number): NotebookModelRecord {
   };
 }
 
-Deno.test("saveNotebookModel writes the model, history.csv and history.json where reproduce does", async () => {
+Deno.test("the run store writes the model, history.csv and history.json with the protocol", async () => {
   await withTempDir(async (dir) => {
-    const saved = await saveNotebookModel(dir, record("baseline", 3));
+    const store = openRunStore(dir);
+    const saved = await store.saveModel(record("baseline", 3));
     assert.equal(saved.modelDir, join(dir, "models", "baseline"));
     assert.equal(saved.historyCsv, join(dir, "history.csv"));
     const { metadata } = await loadModel(saved.modelDir);
@@ -62,26 +65,68 @@ Deno.test("saveNotebookModel writes the model, history.csv and history.json wher
       epochs: 3,
       stepsPerEpoch: 2,
       batchSize: 32,
+      targetSize: [64, 64],
+      seed: 42,
       quick: true,
     });
     const json = JSON.parse(await Deno.readTextFile(saved.historyJson));
     assert.equal(json.kind, "baseline");
     assert.equal(json.history.val_loss[1], null); // NaN as null
-    const back = await loadHistoryFromOutputs(dir, "baseline");
-    assert.deepEqual(back, historyOf(3));
+    const config = experimentConfig({ epochs: 3, quick: true });
+    assert.deepEqual(await store.findHistory("baseline", { config }), historyOf(3));
     // another protocol's history is not reused, and says why
     const lines: string[] = [];
-    const other = await loadHistoryFromOutputs(dir, "baseline", {
+    const other = await store.findHistory("baseline", {
       config: experimentConfig({ quick: false }),
       log: (l) => lines.push(l),
     });
     assert.equal(other, null);
-    assert.match(lines[0], /has 3 epochs and this run's protocol has 30/);
-    assert.equal(await loadHistoryFromOutputs(dir, "transfer"), null);
+    assert.match(
+      lines[0],
+      /it was trained with epochs 3, stepsPerEpoch 2, quick true and this run asks for epochs 30, stepsPerEpoch 30, quick false/,
+    );
+    assert.equal(await store.findHistory("transfer", { config }), null);
     assert.deepEqual(historyFiles("transfer"), {
       csv: "transfer_history.csv",
       json: "transfer_history.json",
     });
+    for (const name of ["history.csv", "history.json", "models/baseline"]) {
+      assert.ok(RUN_ENTRIES.includes(name), `${name} is a run entry`);
+    }
+  });
+});
+
+Deno.test("a saved model is found by what it is, not by how long its history is", async () => {
+  await withTempDir(async (dir) => {
+    const store = openRunStore(dir);
+    await store.saveModel(record("baseline", 2));
+    const lines: string[] = [];
+    const log = (l: string) => lines.push(l);
+    // Same number of epochs, other steps per epoch: another model.
+    const otherSteps = experimentConfig({ epochs: 2, stepsPerEpoch: 3, quick: true });
+    assert.equal(await store.findModel(["baseline"], { config: otherSteps, log }), null);
+    assert.match(lines.join("\n"), /stepsPerEpoch 2 and this run asks for stepsPerEpoch 3/);
+    // Same protocol: found, with its history.
+    const same = await store.findModel(["baseline"], {
+      config: experimentConfig({ epochs: 2, quick: true }),
+    });
+    assert.equal(same?.kind, "baseline");
+    assert.deepEqual(same?.history, historyOf(2));
+    same?.model.dispose();
+    // A model without a protocol record (an older run) is not reused.
+    const bare = tinyModel();
+    await saveModel(bare, join(dir, "models", "transfer"), {
+      metadata: { ...SPEC, kind: "transfer" },
+    });
+    bare.dispose();
+    lines.length = 0;
+    const found = await store.findModel(["transfer", "baseline"], {
+      config: experimentConfig({ epochs: 2, quick: true }),
+      log,
+    });
+    assert.equal(found?.kind, "baseline");
+    assert.match(lines[0], /Not reusing the transfer model .*: it has no protocol record/);
+    found?.model.dispose();
   });
 });
 
@@ -112,7 +157,7 @@ Deno.test("modelFromOutputsOrTrain trains and saves when nothing is saved, then 
     assert.deepEqual(second.history, historyOf(2));
     assert.match(second.description, /^Loaded the baseline model \(2 epochs/);
     // a transfer model is preferred when present
-    await saveNotebookModel(dir, record("transfer", 2));
+    await openRunStore(dir).saveModel(record("transfer", 2));
     const third = await modelFromOutputsOrTrain(options);
     assert.equal(third.kind, "transfer");
     assert.match(third.description, /mobilenet base/);
@@ -124,7 +169,7 @@ Deno.test("modelFromOutputsOrTrain trains and saves when nothing is saved, then 
     });
     assert.equal(full.origin, "trained");
     assert.equal(trained, 2);
-    assert.match(lines[0], /Not reusing the transfer model .* 2 epochs .* has 30/);
+    assert.match(lines[0], /Not reusing the transfer model .* epochs 2, .* asks for epochs 30/);
     // a broken model is skipped with a line saying why
     await Deno.writeTextFile(join(dir, "models", "transfer", "model.json"), "{ not json");
     lines.length = 0;
@@ -149,11 +194,11 @@ Deno.test("trainArticleBaseline trains the article's CNN on the article's layout
       batchSize: 4,
       targetSize: [32, 32],
       quick: true,
+      threads: 1,
     });
     const result = await trainArticleBaseline({
       dataDir: dir,
       config,
-      parallel: false,
       reporter: silentReporter(),
       log: (l) => lines.push(l),
     });
@@ -196,6 +241,8 @@ Deno.test("historyFromOutputsOrTrain reuses a saved history of the same protocol
       config: experimentConfig({}, () => undefined),
     });
     assert.equal(full.origin, "trained");
-    assert.ok(lines.some((l) => /Not reusing .*history\.csv: it has 2 epochs/.test(l)));
+    assert.ok(
+      lines.some((l) => /Not reusing .*history\.json: it was trained with epochs 2/.test(l)),
+    );
   });
 });

@@ -29,6 +29,8 @@ export interface InputSpec {
 export interface PredictionRow {
   /** The file, relative to the folder it was found in (or as given). */
   file: string;
+  /** The file's full path, to show the image beside its row. */
+  path: string;
   /** Probability of class 1 (`planes`). */
   probability: number;
   /** 1 when the probability exceeds 0.5, else 0 (Keras' binary accuracy threshold). */
@@ -166,6 +168,7 @@ export async function predictImages(
       const truth = list.trueClasses[i];
       rows.push({
         file: list.names[i],
+        path: list.files[i],
         probability: p[k],
         predictedClass: predicted,
         predictedLabel: spec.classNames[predicted] ?? String(predicted),

@@ -270,6 +270,14 @@ export async function fit(
  * microtasks only, so without this a signal listener (Ctrl-C aborting `signal`) never gets to run:
  * measured, `deno task reproduce --threads 1` ran on for 10 minutes after SIGINT and SIGTERM.
  * One turn costs well under a millisecond against 100+ ms per step.
+ *
+ * @example
+ * ```ts
+ * for (const batch of batches) {
+ *   await nextTurnOfEventLoop(); // a Ctrl-C listener may run here
+ *   if (signal.aborted) break;
+ * }
+ * ```
  */
 export function nextTurnOfEventLoop(): Promise<void> {
   return new Promise((resolve) => setTimeout(resolve, 0));
