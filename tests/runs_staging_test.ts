@@ -127,3 +127,16 @@ Deno.test("a run into an output folder that cannot be created fails before anyth
     assert.deepEqual(await listDir(dir), ["f"]);
   });
 });
+
+Deno.test("an output folder reached through a symlink is staged beside the real folder", async () => {
+  await withTempDir(async (dir) => {
+    await Deno.mkdir(join(dir, "real"));
+    await Deno.symlink(join(dir, "real"), join(dir, "link"));
+    const run = await beginRun(join(dir, "link"));
+    assert.equal(run.outDir, join(await Deno.realPath(dir), "real"));
+    await run.store.writeFile("report.md", "through the link");
+    await run.complete({});
+    assert.equal(await Deno.readTextFile(join(dir, "link", "report.md")), "through the link");
+    assert.deepEqual(await listDir(dir), ["link", "real"]);
+  });
+});

@@ -111,8 +111,9 @@ function describe(error: unknown): string {
  * ```
  */
 export async function beginRun(outDir: string, options: BeginRunOptions = {}): Promise<StagedRun> {
-  const out = resolve(outDir);
-  await ensureWritableDir(out);
+  await ensureWritableDir(resolve(outDir));
+  // The real folder: staging beside a symlink could sit on another disk, where rename fails.
+  const out = await Deno.realPath(resolve(outDir));
   const prefix = `.${basename(out)}.`;
   const stagingDir = join(dirname(out), `${prefix}staging-${randomSuffix()}`);
   const info = options.info ?? {};
@@ -157,7 +158,6 @@ export async function beginRun(outDir: string, options: BeginRunOptions = {}): P
     store: openRunStore(stagingDir),
     async complete(metrics) {
       if (finished) throw new OutputError(`The run into ${out} has already finished.`);
-      finished = true;
       try {
         await atomicWriteJson(join(stagingDir, METRICS_FILE), metrics);
         await atomicWriteJson(
@@ -166,6 +166,7 @@ export async function beginRun(outDir: string, options: BeginRunOptions = {}): P
         );
         await swapIn(stagingDir, out, `${join(dirname(out), prefix)}previous-${randomSuffix()}`);
         await Deno.remove(join(out, LAST_ATTEMPT_FILE)).catch(() => {});
+        finished = true; // a failed swap is still abandoned (recorded) by the caller
       } finally {
         await Deno.remove(stagingDir, { recursive: true }).catch(() => {});
         await lock.release();
