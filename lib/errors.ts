@@ -30,6 +30,12 @@ export interface CarplaneErrorOptions {
 export class CarplaneError extends Error {
   /** What the user can do about it, if the raiser knows. */
   readonly hint?: string;
+  /**
+   * True when the error means that something a step needs cannot be had (a download failed, a
+   * weights file is missing or unreadable), so an optional step may be skipped instead of
+   * failing the run (`reproduce` skips the default VGG16 transfer step so).
+   */
+  readonly unavailable: boolean = false;
 
   constructor(message: string, options: CarplaneErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });

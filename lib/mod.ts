@@ -19,11 +19,18 @@
 // configuration and errors
 export {
   ARTICLE,
+  BASE_NAMES,
+  type BaseName,
   ConfigError,
   type ExperimentConfig,
   experimentConfig,
+  parseExperimentConfig,
+  type Preprocessing,
+  PREPROCESSINGS,
   projectPaths,
-  transferConfig,
+  TRANSFER_MODES,
+  type TransferConfig,
+  type TransferMode,
 } from "./config.ts";
 export { CarplaneError, formatError } from "./errors.ts";
 export { escapeMarkdown, printable, printableLine } from "./_escape.ts";
@@ -53,7 +60,6 @@ export {
 
 // models
 export {
-  type BaseName,
   type ClassScore,
   classScores,
   collectImages,
@@ -99,6 +105,7 @@ export {
   historyToCsv,
   initBackend,
   parseBackendRequest,
+  threadPlan,
   trainBaseline,
   trainTransfer,
 } from "./training/mod.ts";
@@ -123,10 +130,17 @@ export {
 // runs: the outputs folder
 export {
   atomicWriteFile,
+  beginRun,
   historyFromOutputsOrTrain,
+  type InterruptSignal,
   modelFromOutputsOrTrain,
-  saveNotebookModel,
-  startRun,
+  type ModelKind,
+  type ModelRecord,
+  openRunStore,
+  readRunStatus,
+  RunInterruptedError,
+  RunLockedError,
+  type RunStore,
   trainArticleBaseline,
 } from "./runs/mod.ts";
 

@@ -23,6 +23,12 @@ Deno.test("a bad flag exits 2 with the usage; --help exits 0", async () => {
     bad.stderr,
     /error: --epochs takes a whole number from 1 to 10000, in plain digits, got "zero"/,
   );
+  const env = await run("reproduce.ts", ["--quick"], { CARPLANE_THREADS: "64" });
+  assert.equal(env.code, 1, "a bad variable is not a bad command line");
+  assert.match(
+    env.stderr,
+    /error: CARPLANE_THREADS takes a whole number from 1 to 2, in plain digits, got 64/,
+  );
   assert.match(bad.stderr, /usage: deno task reproduce/);
   const help = await run("predict.ts", ["--help"]);
   assert.equal(help.code, 0);

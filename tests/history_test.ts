@@ -6,6 +6,9 @@ import {
   HistoryError,
   historyFromCsv,
   historyToCsv,
+  metricGoal,
+  summarizeHistory,
+  summarizeMetric,
 } from "../lib/training/history.ts";
 
 const sample: History = {
@@ -94,4 +97,26 @@ Deno.test("appendEpoch returns a new history and fills metrics that appear late 
   assert.deepEqual(two.history.accuracy, [0.5, 0.6]);
   assert.ok(Number.isNaN(two.history.val_loss[0]));
   assert.equal(two.history.val_loss[1], 0.65);
+});
+
+Deno.test("summarizeHistory gives first, last and best per metric: lowest loss, highest accuracy", () => {
+  const s = summarizeHistory({
+    epoch: [0, 1, 2, 3],
+    history: {
+      loss: [0.9, 0.5, 0.3, 0.2],
+      val_loss: [0.8, 0.4, NaN, 0.6],
+      val_accuracy: [0.5, 0.75, 0.75, 0.7],
+    },
+  });
+  assert.deepEqual(s.val_loss, { first: 0.8, last: 0.6, best: 0.4, bestEpoch: 2 });
+  assert.deepEqual(s.val_accuracy, { first: 0.5, last: 0.7, best: 0.75, bestEpoch: 2 });
+  assert.deepEqual(s.loss, { first: 0.9, last: 0.2, best: 0.2, bestEpoch: 4 });
+  assert.deepEqual(summarizeMetric([NaN, Infinity], "min"), {
+    first: NaN,
+    last: Infinity,
+    best: NaN,
+    bestEpoch: 0,
+  });
+  assert.equal(metricGoal("val_loss"), "min");
+  assert.equal(metricGoal("accuracy"), "max");
 });

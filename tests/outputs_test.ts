@@ -4,11 +4,7 @@ import {
   atomicWriteFile,
   atomicWriteJson,
   ensureWritableDir,
-  METRICS_FILE,
   OutputError,
-  readRunStatus,
-  RUN_FILE,
-  startRun,
 } from "../lib/runs/outputs.ts";
 
 async function listDir(dir: string): Promise<string[]> {
@@ -106,59 +102,5 @@ Deno.test("a directory that cannot be created (a file is in the way) gives Outpu
       () => ensureWritableDir(file),
       (err: unknown) => err instanceof OutputError && err.message.includes("not a directory"),
     );
-  });
-});
-
-Deno.test("a run deletes a stale metrics.json at start and writes it only on completion", async () => {
-  await withTempDir(async (dir) => {
-    await Deno.writeTextFile(join(dir, METRICS_FILE), '{"val_accuracy": 0.99}');
-    const run = await startRun(dir, { command: "test" });
-    let status = await readRunStatus(dir);
-    assert.equal(status.hasMetrics, false);
-    assert.equal(status.complete, false);
-    assert.equal(status.record?.status, "running");
-    assert.deepEqual(status.record?.info, { command: "test" });
-
-    const csv = await run.writeFile("history.csv", "epoch,loss\n0,0.7\n");
-    assert.equal(csv, join(dir, "history.csv"));
-    await run.writeJson("config.json", { epochs: 1 });
-    assert.equal((await readRunStatus(dir)).complete, false);
-
-    await run.complete({ val_accuracy: 0.8 });
-    status = await readRunStatus(dir);
-    assert.equal(status.complete, true);
-    assert.equal(status.record?.status, "complete");
-    assert.ok(status.record?.finished_at);
-    assert.deepEqual(await listDir(dir), ["config.json", "history.csv", METRICS_FILE, RUN_FILE]);
-  });
-});
-
-Deno.test("a failed run keeps its artifacts, records the error and has no metrics.json", async () => {
-  await withTempDir(async (dir) => {
-    const run = await startRun(dir);
-    await run.writeFile("history.csv", "epoch,loss\n0,0.7\n");
-    await run.fail(new Error("out of memory"));
-    const status = await readRunStatus(dir);
-    assert.equal(status.complete, false);
-    assert.equal(status.hasMetrics, false);
-    assert.equal(status.record?.status, "failed");
-    assert.equal(status.record?.error, "out of memory");
-    assert.deepEqual(await listDir(dir), ["history.csv", RUN_FILE]);
-  });
-});
-
-Deno.test("a run refuses to write its marker files as ordinary artifacts", async () => {
-  await withTempDir(async (dir) => {
-    const run = await startRun(dir);
-    await assert.rejects(() => run.writeJson(METRICS_FILE, {}), /use complete\(metrics\)/);
-    await assert.rejects(() => run.writeFile(RUN_FILE, "{}"), OutputError);
-  });
-});
-
-Deno.test("startRun in an uncreatable directory fails before anything runs", async () => {
-  await withTempDir(async (dir) => {
-    const file = join(dir, "f");
-    await Deno.writeTextFile(file, "");
-    await assert.rejects(() => startRun(join(file, "run")), OutputError);
   });
 });

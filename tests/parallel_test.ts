@@ -5,6 +5,7 @@ import {
   createParallelPredictor,
   ParallelError,
   splitShares,
+  threadPlan,
 } from "../lib/training/parallel.ts";
 import { createTrainStep, type LabeledBatch } from "../lib/training/fit.ts";
 import { FrozenModel } from "../lib/models/custom_layers.ts";
@@ -279,5 +280,32 @@ Deno.test("an error in a worker's share of a step reaches the caller", async () 
     assert.equal(tf.memory().numTensors, before, "the main thread's gradients were freed");
   } finally {
     await parallel.close();
+  }
+});
+
+Deno.test("threadPlan: the requested threads on wasm and cpu, one on tfjs-node, with what fit needs", async () => {
+  const two = threadPlan(2, "wasm");
+  assert.equal(two.threads, 2);
+  assert.equal(two.line, "Training on 2 threads (main + 1 Worker, data parallel).");
+  assert.ok(two.trainStep && two.predictFeatures);
+  for (const backend of ["tensorflow", "node"]) {
+    const native = threadPlan(2, backend);
+    assert.equal(native.threads, 1);
+    assert.equal(native.trainStep, undefined);
+    assert.equal(native.predictFeatures, undefined);
+  }
+  const one = threadPlan(1, "cpu");
+  assert.deepEqual([one.threads, one.trainStep, one.predictFeatures], [1, undefined, undefined]);
+  assert.throws(() => threadPlan(0, "cpu"), ParallelError);
+  const model = tf.sequential({
+    layers: [tf.layers.dense({ inputShape: [2], units: 1, activation: "sigmoid" })],
+  });
+  model.compile({ optimizer: "adam", loss: "binaryCrossentropy", metrics: ["accuracy"] });
+  const step = await threadPlan(2, "cpu").trainStep!(model);
+  try {
+    assert.equal(step.threads, 2);
+  } finally {
+    await step.close();
+    model.dispose();
   }
 });

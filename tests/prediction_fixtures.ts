@@ -27,6 +27,7 @@ export async function makeTestFolder(): Promise<string> {
 export const rows: PredictionRow[] = [
   {
     file: "cars/a.jpg",
+    path: "/test/cars/a.jpg",
     probability: 0.1,
     probabilities: [0.9, 0.1],
     topProbability: 0.9,
@@ -38,6 +39,7 @@ export const rows: PredictionRow[] = [
   },
   {
     file: "cars/b.jpg",
+    path: "/test/cars/b.jpg",
     probability: 0.7,
     probabilities: [0.3, 0.7],
     topProbability: 0.7,
@@ -49,6 +51,7 @@ export const rows: PredictionRow[] = [
   },
   {
     file: "planes/c.jpg",
+    path: "/test/planes/c.jpg",
     probability: 0.9,
     probabilities: [0.1, 0.9],
     topProbability: 0.9,

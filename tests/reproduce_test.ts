@@ -1,14 +1,15 @@
 /**
- * End to end: `reproduce` on a small fixture dataset, and the offline default on a fresh
- * machine (empty data folder, nothing downloadable: the embedded sample and the embedded
- * MobileNet, said so in metrics.json and report.md); plus the failure paths that must never
+ * End to end: `reproduce` on a small fixture dataset (always), and on the real car/plane photos
+ * with the real MobileNet weights when ../shared is there; plus the failure paths that must never
  * leave a metrics.json that looks complete.
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { experimentConfig } from "../lib/config.ts";
 import { DatasetError } from "../lib/data/dataset.ts";
-import { OutputError, readRunStatus } from "../lib/runs/outputs.ts";
+import { OutputError } from "../lib/runs/outputs.ts";
+import { beginRun, readRunStatus } from "../lib/runs/staging.ts";
+import { RunLockedError } from "../lib/runs/lock.ts";
 import {
   reproduce,
   type ReproduceMetrics,
@@ -30,14 +31,15 @@ function options(
     dataDir,
     fetchData: false,
     outDir,
-    config: experimentConfig({ quick: true, epochs: 2, stepsPerEpoch: 2, batchSize: 8 }),
+    config: experimentConfig({
+      quick: true,
+      epochs: 2,
+      stepsPerEpoch: 2,
+      batchSize: 8,
+      transfer: null,
+      threads: 1,
+    }),
     backend: "auto",
-    base: "none",
-    baseExplicit: true,
-    mode: "features",
-    preprocessing: "rescale",
-    parallel: false,
-    strict: false,
     command: "test",
     log: () => {},
     reporter: silentReporter(),
@@ -58,6 +60,7 @@ const OUTPUTS = [
   "predictions.json",
   "test_predictions.png",
   "report.md",
+  "history.json",
   "models/baseline/model.json",
   "models/baseline/weights.bin",
 ];
@@ -94,22 +97,124 @@ Deno.test("a quick reproduce run on a fixture dataset writes every output, metri
     const report = await Deno.readTextFile(join(out, "report.md"));
     assert.match(report, /QUICK smoke run/);
     assert.match(report, /!\[Model Loss\]\(model_loss.png\)/);
+    const predictions = JSON.parse(await Deno.readTextFile(join(out, "predictions.json")));
+    for (const row of predictions.baseline) {
+      assert.equal(row.path, join(data, "test", row.file), "each row carries its file's path");
+    }
+    const beside: string[] = [];
+    for await (const e of Deno.readDir(dir)) beside.push(e.name);
+    assert.deepEqual(beside.sort(), ["data", "out"], "no staging folder left beside --out");
   });
 });
 
-Deno.test("a missing dataset fails clearly and leaves no metrics.json, even over an old complete run", async () => {
+/** The files of a folder (recursively) with their SHA-256, to compare before and after. */
+async function snapshot(dir: string, prefix = ""): Promise<Record<string, string>> {
+  const files: Record<string, string> = {};
+  for await (const e of Deno.readDir(join(dir, prefix))) {
+    const name = prefix ? `${prefix}/${e.name}` : e.name;
+    if (e.isDirectory) Object.assign(files, await snapshot(dir, name));
+    else {
+      const digest = await crypto.subtle.digest("SHA-256", await Deno.readFile(join(dir, name)));
+      files[name] = Array.from(new Uint8Array(digest), (b) => b.toString(16).padStart(2, "0"))
+        .join("");
+    }
+  }
+  return files;
+}
+
+async function fixtureData(dir: string): Promise<string> {
+  return await makeArticleLayout(join(dir, "data"), {
+    train: { cars: 4, planes: 4 },
+    val: { cars: 2, planes: 2 },
+    test: { cars: 1, planes: 1 },
+  });
+}
+
+Deno.test("a missing dataset fails clearly and leaves the previous complete run whole", async () => {
   await withTempDir(async (dir) => {
     const out = join(dir, "out");
-    await Deno.mkdir(out);
-    await Deno.writeTextFile(join(out, "metrics.json"), '{"stale": true}');
+    await reproduce(options(await fixtureData(dir), out));
+    const before = await snapshot(out);
     await assert.rejects(
       reproduce(options(join(dir, "nothing"), out)),
       (e: unknown) => e instanceof DatasetError && /deno task data --source DIR/.test(e.message),
     );
-    assert.equal(await exists(join(out, "metrics.json")), false);
+    const after = await snapshot(out);
+    const attempt = JSON.parse(await Deno.readTextFile(join(out, "last_attempt.json")));
+    delete after["last_attempt.json"];
+    assert.deepEqual(after, before, "every file of the previous run unchanged");
+    assert.equal(attempt.status, "failed");
+    assert.match(attempt.error, /No dataset at/);
     const status = await readRunStatus(out);
-    assert.equal(status.record?.status, "failed");
-    assert.match(String(status.record?.error), /No dataset at/);
+    assert.equal(status.complete, true);
+    assert.equal(status.lastAttempt?.status, "failed");
+  });
+});
+
+Deno.test("a run that fails after the baseline (bad weights) leaves the previous run whole, not mixed", async () => {
+  await withTempDir(async (dir) => {
+    const data = await fixtureData(dir);
+    const out = join(dir, "out");
+    await reproduce(options(data, out));
+    const before = await snapshot(out);
+    const lines: string[] = [];
+    const bad = options(data, out, { log: (l) => lines.push(l) });
+    bad.config = {
+      ...bad.config,
+      seed: 7,
+      transfer: {
+        base: "mobilenet",
+        weights: join(dir, "no-such-weights"),
+        mode: "features",
+        preprocessing: "rescale",
+      },
+    };
+    await assert.rejects(reproduce(bad));
+    assert.ok(lines.some((l) => l.includes("## Transfer learning")), "failed after the baseline");
+    const after = await snapshot(out);
+    delete after["last_attempt.json"];
+    assert.deepEqual(after, before, "the new baseline did not replace the old one");
+    assert.equal((await readRunStatus(out)).lastAttempt?.status, "failed");
+  });
+});
+
+Deno.test("an output folder inside the dataset folder, or holding it, is refused before anything is written", async () => {
+  await withTempDir(async (dir) => {
+    const data = await fixtureData(dir);
+    const inside = join(data, "training_set", "cars");
+    const before = await snapshot(data);
+    await assert.rejects(
+      reproduce(options(data, inside)),
+      (e: unknown) =>
+        e instanceof OutputError &&
+        e.message.includes(`output folder ${inside} is inside the dataset`),
+    );
+    await assert.rejects(
+      reproduce(options(data, dir)),
+      (e: unknown) =>
+        e instanceof OutputError &&
+        e.message.includes(`dataset folder ${data} is inside the output`),
+    );
+    await assert.rejects(reproduce(options(data, data)), OutputError);
+    assert.deepEqual(await snapshot(data), before);
+  });
+});
+
+Deno.test("a second run into an output folder in use is refused with the holder's pid", async () => {
+  await withTempDir(async (dir) => {
+    const data = await fixtureData(dir);
+    const out = join(dir, "out");
+    const first = await beginRun(out, { info: { command: "deno task reproduce --out out" } });
+    try {
+      await assert.rejects(
+        reproduce(options(data, out)),
+        (e: unknown) =>
+          e instanceof RunLockedError && e.message.includes(`pid ${Deno.pid}`) &&
+          e.message.includes("Wait for it to finish or choose another --out"),
+      );
+    } finally {
+      await first.abandon(new Error("test over"), "failed");
+    }
   });
 });
 
@@ -144,11 +249,14 @@ Deno.test("offline on a fresh machine: the embedded sample and the embedded Mobi
     const lines: string[] = [];
     const metrics = await reproduce(options(data, out, {
       fetchData: true,
-      base: "vgg16",
-      baseExplicit: false,
-      parallel: true,
-      cacheDir: join(dir, "cache"),
-      config: experimentConfig({ quick: true, epochs: 3, stepsPerEpoch: 2 }),
+      config: experimentConfig({
+        quick: true,
+        epochs: 3,
+        stepsPerEpoch: 2,
+        threads: 2,
+        cacheDir: join(dir, "cache"),
+        transfer: { mode: "features", preprocessing: "rescale" },
+      }),
       defaultSources: {
         articleUrls: [closedPortUrl("/master.tar.gz")],
         cifarUrl: closedPortUrl("/cifar-10-binary.tar.gz"),
@@ -197,20 +305,17 @@ Deno.test("offline on a fresh machine: the embedded sample and the embedded Mobi
 
 Deno.test("a VGG16 asked for by name whose weights cannot be had fails, naming the file", async () => {
   await withTempDir(async (dir) => {
-    const data = await makeArticleLayout(join(dir, "data"), {
-      train: { cars: 4, planes: 4 },
-      val: { cars: 2, planes: 2 },
-      test: { cars: 1, planes: 1 },
-    });
+    const data = await fixtureData(dir);
     const url = closedPortUrl("/vgg16_weights_tf_dim_ordering_tf_kernels_notop.h5");
+    const asked = options(data, join(dir, "out"));
+    asked.config = {
+      ...asked.config,
+      cacheDir: join(dir, "cache"),
+      transfer: { base: "vgg16", weights: url, mode: "features", preprocessing: "rescale" },
+    };
     await assert.rejects(
-      reproduce(options(data, join(dir, "out"), {
-        base: "vgg16",
-        baseExplicit: true,
-        weights: url,
-        cacheDir: join(dir, "cache"),
-      })),
-      (e: unknown) => e instanceof DownloadError && e.message.includes(url),
+      reproduce(asked),
+      (e: unknown) => e instanceof DownloadError && e.unavailable && e.message.includes(url),
     );
     assert.equal(await exists(join(dir, "out", "metrics.json")), false);
   });

@@ -2,19 +2,14 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { experimentConfig } from "../lib/config.ts";
-import { loadModel } from "../lib/models/model_io.ts";
 import type { InputSpec } from "../lib/models/predict.ts";
 import { silentReporter } from "../lib/training/progress.ts";
 import {
-  historyFiles,
   historyFromOutputsOrTrain,
-  loadHistoryFromOutputs,
   modelFromOutputsOrTrain,
-  type ModelKind,
-  type NotebookModelRecord,
-  saveNotebookModel,
   trainArticleBaseline,
 } from "../lib/runs/saved_runs.ts";
+import { type ModelKind, type ModelRecord, openRunStore } from "../lib/runs/store.ts";
 import { makeArticleLayout, withTempDir } from "./fixtures.ts";
 import { historyOf } from "./history_fixtures.ts";
 
@@ -39,7 +34,7 @@ const SPEC: InputSpec = {
   rescale: 1 / 255,
 };
 
-function record(kind: ModelKind, epochs: number): NotebookModelRecord {
+function record(kind: ModelKind, epochs: number): ModelRecord {
   return {
     kind,
     model: tinyModel(),
@@ -49,41 +44,6 @@ function record(kind: ModelKind, epochs: number): NotebookModelRecord {
     extra: kind === "transfer" ? { base: "mobilenet" } : undefined,
   };
 }
-
-Deno.test("saveNotebookModel writes the model, history.csv and history.json where reproduce does", async () => {
-  await withTempDir(async (dir) => {
-    const saved = await saveNotebookModel(dir, record("baseline", 3));
-    assert.equal(saved.modelDir, join(dir, "models", "baseline"));
-    assert.equal(saved.historyCsv, join(dir, "history.csv"));
-    const { metadata } = await loadModel(saved.modelDir);
-    assert.equal(metadata.kind, "baseline");
-    assert.deepEqual(metadata.classNames, ["cars", "planes"]);
-    assert.deepEqual(metadata.protocol, {
-      epochs: 3,
-      stepsPerEpoch: 2,
-      batchSize: 32,
-      quick: true,
-    });
-    const json = JSON.parse(await Deno.readTextFile(saved.historyJson));
-    assert.equal(json.kind, "baseline");
-    assert.equal(json.history.val_loss[1], null); // NaN as null
-    const back = await loadHistoryFromOutputs(dir, "baseline");
-    assert.deepEqual(back, historyOf(3));
-    // another protocol's history is not reused, and says why
-    const lines: string[] = [];
-    const other = await loadHistoryFromOutputs(dir, "baseline", {
-      config: experimentConfig({ quick: false }),
-      log: (l) => lines.push(l),
-    });
-    assert.equal(other, null);
-    assert.match(lines[0], /has 3 epochs and this run's protocol has 30/);
-    assert.equal(await loadHistoryFromOutputs(dir, "transfer"), null);
-    assert.deepEqual(historyFiles("transfer"), {
-      csv: "transfer_history.csv",
-      json: "transfer_history.json",
-    });
-  });
-});
 
 Deno.test("modelFromOutputsOrTrain trains and saves when nothing is saved, then loads", async () => {
   await withTempDir(async (dir) => {
@@ -112,7 +72,7 @@ Deno.test("modelFromOutputsOrTrain trains and saves when nothing is saved, then 
     assert.deepEqual(second.history, historyOf(2));
     assert.match(second.description, /^Loaded the baseline model \(2 epochs/);
     // a transfer model is preferred when present
-    await saveNotebookModel(dir, record("transfer", 2));
+    await openRunStore(dir).saveModel(record("transfer", 2));
     const third = await modelFromOutputsOrTrain(options);
     assert.equal(third.kind, "transfer");
     assert.match(third.description, /mobilenet base/);
@@ -124,7 +84,7 @@ Deno.test("modelFromOutputsOrTrain trains and saves when nothing is saved, then 
     });
     assert.equal(full.origin, "trained");
     assert.equal(trained, 2);
-    assert.match(lines[0], /Not reusing the transfer model .* 2 epochs .* has 30/);
+    assert.match(lines[0], /Not reusing the transfer model .* epochs 2, .* asks for epochs 30/);
     // a broken model is skipped with a line saying why
     await Deno.writeTextFile(join(dir, "models", "transfer", "model.json"), "{ not json");
     lines.length = 0;
@@ -149,11 +109,11 @@ Deno.test("trainArticleBaseline trains the article's CNN on the article's layout
       batchSize: 4,
       targetSize: [32, 32],
       quick: true,
+      threads: 1,
     });
     const result = await trainArticleBaseline({
       dataDir: dir,
       config,
-      parallel: false,
       reporter: silentReporter(),
       log: (l) => lines.push(l),
     });
@@ -196,6 +156,8 @@ Deno.test("historyFromOutputsOrTrain reuses a saved history of the same protocol
       config: experimentConfig({}, () => undefined),
     });
     assert.equal(full.origin, "trained");
-    assert.ok(lines.some((l) => /Not reusing .*history\.csv: it has 2 epochs/.test(l)));
+    assert.ok(
+      lines.some((l) => /Not reusing .*history\.json: it was trained with epochs 2/.test(l)),
+    );
   });
 });

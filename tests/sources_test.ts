@@ -26,6 +26,7 @@ import {
   startServer,
   tarSpecsToZip,
 } from "./data_fixtures.ts";
+import { makeArticleLayout } from "./fixtures.ts";
 
 const quiet = () => {};
 const ROOT = "image-recognition-with-keras-convolutional-neural-networks-master";
@@ -463,5 +464,32 @@ Deno.test("a local folder or archive with the dataset is copied into data/", asy
     });
   } finally {
     await server.close();
+  }
+});
+
+Deno.test("a local dataset with any class names is installed; classes that differ between splits are refused", async () => {
+  const dir = await Deno.makeTempDir();
+  try {
+    const cats = await makeArticleLayout(path.join(dir, "cats-dogs"), {
+      train: { cats: 2, dogs: 2 },
+      val: { cats: 1, dogs: 1 },
+      test: { cats: 1, dogs: 1 },
+    });
+    await installLocalDataset(cats, path.join(dir, "data"), { log: quiet });
+    assert.ok(await hasDatasetLayout(path.join(dir, "data")));
+    const mixed = await makeArticleLayout(path.join(dir, "mixed"), {
+      train: { cats: 2, dogs: 2 },
+      val: { cats: 1, ships: 1 },
+      test: { cats: 1, dogs: 1 },
+    });
+    await assert.rejects(
+      installLocalDataset(mixed, path.join(dir, "data2"), { log: quiet }),
+      (e: unknown) =>
+        e instanceof DatasetSourceError &&
+        /not in the article's layout: Class folders differ/.test(e.message),
+    );
+    assert.equal(await hasDatasetLayout(mixed), false);
+  } finally {
+    await Deno.remove(dir, { recursive: true });
   }
 });

@@ -24,6 +24,8 @@ export class DownloadError extends CarplaneError {
   readonly cachedPath: string;
   /** What went wrong with each URL. */
   readonly failures: DownloadFailure[];
+  /** A file that cannot be downloaded is unavailable: an optional step may skip it. */
+  override readonly unavailable = true;
 
   constructor(
     message: string,

@@ -28,7 +28,7 @@ import {
   readArchiveEntries,
 } from "./archive.ts";
 import { DatasetError } from "./dataset.ts";
-import { validateArticleLayout } from "./layout.ts";
+import { LayoutError, validateArticleLayout } from "./layout.ts";
 import { makeStagingDir, removeStagingDir } from "./staging.ts";
 import { defaultCacheDir, download, DownloadError } from "./download.ts";
 import { isDirectory, pathExists } from "../_fs.ts";
@@ -186,23 +186,24 @@ export async function countDataset(dir: string): Promise<DatasetCounts> {
   return counts;
 }
 
-/** What is missing from a dataset folder, as readable phrases (empty when complete). */
-async function missingParts(dir: string): Promise<string[]> {
-  const counts = await countDataset(dir);
-  const missing: string[] = [];
-  for (const split of ["training_set", "val_set"] as const) {
-    for (const cls of CLASSES) {
-      if (counts[split][cls] === 0) missing.push(`${split}/${cls}/ (no images)`);
-    }
+/**
+ * What is wrong with a dataset folder (null when it is usable). The one check is
+ * `validateArticleLayout` (`layout.ts`): every split, the same class folders (any names) in each,
+ * each with images; `reproduce` and the notebooks' flows check the same.
+ */
+async function layoutProblem(dir: string): Promise<string | null> {
+  try {
+    await validateArticleLayout(dir);
+    return null;
+  } catch (error) {
+    if (error instanceof LayoutError) return error.message;
+    throw error;
   }
-  const t = counts.test;
-  if (t.cars + t.planes + t.unlabelled === 0) missing.push("test/ (no images)");
-  return missing;
 }
 
 /**
- * True when `dir` holds a usable dataset: `training_set/` and `val_set/` with images in `cars/`
- * and `planes/`, and `test/` with images (in `cars/`/`planes/` or directly).
+ * True when `dir` holds a usable dataset: `training_set/`, `val_set/` and `test/`, each with the
+ * same class folders (any names), each with images.
  *
  * @example
  * ```ts
@@ -211,7 +212,7 @@ async function missingParts(dir: string): Promise<string[]> {
  * ```
  */
 export async function hasDatasetLayout(dir: string): Promise<boolean> {
-  return (await missingParts(dir)).length === 0;
+  return (await layoutProblem(dir)) === null;
 }
 
 /**
@@ -354,20 +355,12 @@ async function takeSplits(
   staged: string,
   what: string,
   copy: boolean,
-  log: (m: string) => void,
 ): Promise<void> {
-  const missing = await missingParts(root);
-  if (missing.length > 0) {
+  const problem = await layoutProblem(root);
+  if (problem !== null) {
     throw new DatasetSourceError(
-      `${what} has training_set/, val_set/ and test/, but these are missing or empty: ` +
-        `${
-          missing.join(", ")
-        }. Each of training_set/ and val_set/ needs cars/ and planes/ with images.`,
+      `${what} has training_set/, val_set/ and test/, but not in the article's layout: ${problem}`,
     );
-  }
-  const test = (await countDataset(root)).test;
-  if (test.cars + test.planes === 0) {
-    log(`Note: ${what} has its test images directly in test/, without cars/ and planes/.`);
   }
   await Deno.mkdir(staged, { recursive: true });
   for (const split of SPLITS) {
@@ -397,7 +390,7 @@ async function takeFromArchive(
         `${sample.length >= 12 ? ", ..." : ""}. Use another source (--source cifar10 or a folder).`,
     );
   }
-  await takeSplits(root, staged, `The archive ${archive}`, false, log);
+  await takeSplits(root, staged, `The archive ${archive}`, false);
 }
 
 function archiveFileName(urls: readonly string[]): string {
@@ -500,7 +493,7 @@ export async function installLocalDataset(
           `deep). It holds: ${sample.join(", ") || "nothing"}.`,
       );
     }
-    await takeSplits(root, staged, src, true, log);
+    await takeSplits(root, staged, src, true);
   }, src);
   const dir = path.resolve(dest);
   const counts = await countDataset(dir);
@@ -731,9 +724,9 @@ export async function ensureDataset(
     if (await pathExists(path.join(dir, split), { followLinks: false })) partial.push(split);
   }
   if (partial.length > 0 && !opts.overwrite) {
-    const missing = await missingParts(dir);
+    const problem = await layoutProblem(dir);
     throw new DatasetSourceError(
-      `${dir} holds an incomplete dataset (missing: ${missing.join(", ")}). Complete it, or ` +
+      `${dir} holds an incomplete dataset (${problem}). Complete it, or ` +
         `remove ${partial.map((s) => `${s}/`).join(", ")} and run \`deno task data\` again.`,
     );
   }

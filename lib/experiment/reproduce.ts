@@ -3,41 +3,23 @@
  * frozen pretrained base, predictions on the unseen test images, and a report. `cli/reproduce.ts`
  * is a thin front end over {@linkcode reproduce}; the notebooks call the same pieces one by one.
  *
- * Outputs (all written atomically; `metrics.json` last, only when the run completes):
- * `history.csv`, `transfer_history.csv`, `model_loss.*`, `model_accuracy.*`, `transfer_loss.*`,
+ * The run is written through the run store (`lib/runs/`) into a staging folder beside the output
+ * folder and swapped in only when complete: a run that fails or is interrupted leaves the
+ * previous one whole (see `lib/runs/staging.ts`). Outputs: `history.csv` + `.json`,
+ * `transfer_history.*`, `model_loss.*`, `model_accuracy.*`, `transfer_loss.*`,
  * `transfer_accuracy.*`, `comparison.*` (`.vl.json`, `.svg`, `.png`), `predictions.json`,
  * `test_predictions.png`, `report.md`, `models/baseline/`, `models/transfer/`, `run.json`,
  * `metrics.json`.
  *
  * @module
  */
-import * as tf from "@tensorflow/tfjs";
+import type * as tf from "@tensorflow/tfjs";
 import { join, resolve } from "node:path";
-import { type BackendChoice, type BackendRequest, initBackend } from "../training/runtime.ts";
-import {
-  accuracyChartSpec,
-  comparisonChartSpec,
-  lossChartSpec,
-  writeChart,
-} from "../report/charts.ts";
-import { renderContactSheet } from "../report/contact_sheet.ts";
-import type { ExperimentConfig } from "../config.ts";
+import type { ExperimentConfig, TransferConfig } from "../config.ts";
 import { DatasetError } from "../data/dataset.ts";
-import { diagnoseFit } from "../training/diagnose.ts";
-import {
-  type ArticleFlows,
-  createArticleFlows,
-  trainBaseline,
-  trainTransfer,
-  type TransferMode,
-} from "../training/experiment.ts";
-import { type History, historyToCsv } from "../training/history.ts";
-import { trackPeakRss } from "../training/memory.ts";
-import { saveModel } from "../models/model_io.ts";
-import { countParams, summarize } from "../models/summary.ts";
-import { type BaseName, resolveBase, type ResolvedBase } from "../models/bases.ts";
-import { startRun } from "../runs/outputs.ts";
-import { createDataParallelTrainStep, createParallelPredictor } from "../training/parallel.ts";
+import { ARTICLE_SPLITS } from "../data/layout.ts";
+import { describeDatasetSource, ensureDataset } from "../data/sources.ts";
+import { resolveBase, type ResolvedBase } from "../models/bases.ts";
 import {
   accuracyOf,
   collectImages,
@@ -49,53 +31,50 @@ import {
   predictImages,
   type PredictionRow,
 } from "../models/predict.ts";
-import type { ProgressReporter } from "../training/progress.ts";
-import { renderReport } from "../report/report.ts";
+import { countParams, summarize } from "../models/summary.ts";
+import { accuracyChartSpec, comparisonChartSpec, lossChartSpec } from "../report/charts.ts";
+import { renderContactSheet } from "../report/contact_sheet.ts";
 import type { ModelMetrics, ReproduceMetrics } from "../report/metrics.ts";
-import { describeDatasetSource, ensureDataset } from "../data/sources.ts";
-import { ARTICLE_SPLITS, validateArticleLayout } from "../data/layout.ts";
+import { renderReport } from "../report/report.ts";
 import { printableLine } from "../_escape.ts";
+import { beginRun, RunInterruptedError } from "../runs/staging.ts";
+import { checkSeparateFolders } from "../runs/folders.ts";
+import { REPORT_FILE } from "../runs/store.ts";
+import { diagnoseFit } from "../training/diagnose.ts";
+import {
+  type ArticleFlows,
+  createArticleFlows,
+  trainBaseline,
+  trainTransfer,
+} from "../training/experiment.ts";
+import { type History, summarizeHistory } from "../training/history.ts";
+import { trackPeakRss } from "../training/memory.ts";
+import { threadPlan } from "../training/parallel.ts";
+import type { ProgressReporter } from "../training/progress.ts";
+import { type BackendChoice, type BackendRequest, initBackend } from "../training/runtime.ts";
 
-export type { BaseName, ModelMetrics, ReproduceMetrics };
+export type { ModelMetrics, ReproduceMetrics };
 
 /** Everything a reproduction run needs. */
 export interface ReproduceOptions {
   /** Dataset in the article's layout. */
   dataDir: string;
-  /**
-   * Fill `dataDir` when it is empty: the article's images, else CIFAR-10, else the sample
-   * embedded in the repository (see `ensureDataset`).
-   */
+  /** Fetch the article's dataset (or CIFAR-10) into `dataDir` when it is empty. */
   fetchData: boolean;
   /** Where outputs go. */
   outDir: string;
-  /** The protocol (epochs, steps, batch, seed, quick). */
+  /** The experiment: protocol, transfer learning, threads (`parseExperimentConfig`). */
   config: ExperimentConfig;
   /** Backend request (`auto` picks the fastest that trains). */
   backend: BackendRequest;
-  /** Pretrained base for transfer learning (`none` skips it). */
-  base: BaseName;
-  /**
-   * True when the user chose the base. Otherwise `vgg16` is the default: VGG16 when its
-   * ImageNet weights can be had, else the embedded MobileNet (see `resolveBase`).
-   */
-  baseExplicit: boolean;
-  /** Weights path or URL for the base (VGG16 h5 file, MobileNet layers model). */
-  weights?: string;
-  /** Transfer mode: `features` (default) or `augmented`. */
-  mode: TransferMode;
-  /** Adam's learning rate for the transfer head (default `TRANSFER_LEARNING_RATE`, 1e-4). */
-  headLearningRate?: number;
-  /** VGG16 preprocessing: `rescale` (the article) or `vgg16` (Keras' preprocess_input). */
-  preprocessing: "rescale" | "vgg16";
-  /** Use a Worker per extra core for training and feature extraction (default true). */
-  parallel: boolean;
-  /** Download cache directory. */
-  cacheDir?: string;
-  /** Stop on unreadable images instead of skipping them. */
-  strict: boolean;
   /** The command line, for the records. */
   command: string;
+  /**
+   * Stops the run at the next batch when aborted (e.g. on Ctrl-C); the run is then recorded as
+   * interrupted and the previous run in `outDir` is left whole. Abort it with a
+   * {@linkcode RunInterruptedError} to name the signal.
+   */
+  signal?: AbortSignal;
   /** Where lines go (default `console.log`). */
   log?: (line: string) => void;
   /** Training progress (default the Keras-style console printout). */
@@ -112,49 +91,54 @@ export interface ReproduceOptions {
  *
  * @example
  * ```ts
- * const metrics = await reproduce({ dataDir: "data", outDir: "outputs", config: experimentConfig(),
- *   backend: "auto", base: "vgg16", baseExplicit: false, mode: "features", preprocessing: "rescale",
- *   parallel: true, strict: false, fetchData: true, command: "deno task reproduce" });
+ * const config = parseExperimentConfig({ flags: { base: "none" } });
+ * const metrics = await reproduce({ dataDir: "data", outDir: "outputs", config,
+ *   backend: "auto", fetchData: true, command: "deno task reproduce" });
  * console.log(metrics.baseline.finalValAccuracy);
  * ```
  */
 export async function reproduce(options: ReproduceOptions): Promise<ReproduceMetrics> {
   const log = options.log ?? console.log;
+  const signal = options.signal;
   const started = performance.now();
-  const rss = trackPeakRss();
+  const config = options.config;
+  const dataDir = resolve(options.dataDir);
   const outDir = resolve(options.outDir);
-  const run = await startRun(outDir, { command: options.command });
+  await checkSeparateFolders(dataDir, outDir);
+  signal?.throwIfAborted();
+  const rss = trackPeakRss();
+  const run = await beginRun(outDir, { info: { command: options.command }, log });
+  const store = run.store;
   try {
     const backend = await initBackend(options.backend, { log });
-    const { dataDir, source: dataSource } = await prepareData(options, log);
-    const config = options.config;
+    const dataSource = await prepareData(dataDir, options, log);
     log(
       `Protocol: ${config.epochs} epochs x ${config.stepsPerEpoch} steps x batch ${config.batchSize}` +
         ` at ${config.targetSize.join("x")}, seed ${config.seed}${config.quick ? " (quick)" : ""}.`,
     );
-    const flows = await createArticleFlows(dataDir, config, { strict: options.strict, log });
+    const flows = await createArticleFlows(dataDir, config, { strict: config.strict, log });
     const testList = await collectImages([join(dataDir, "test")], flows.inputSpec.classNames);
-    const threads = options.parallel && backend.name !== "node" ? 2 : 1;
-    const trainStep = threads > 1
-      ? (model: tf.LayersModel) => createDataParallelTrainStep(model, { workers: threads - 1 })
-      : undefined;
-    if (threads > 1) {
-      log(`Training on ${threads} threads (main + ${threads - 1} Worker, data parallel).`);
-    }
+    const threads = threadPlan(config.threads, backend.name);
+    if (threads.threads > 1) log(threads.line);
 
     // 1. The baseline CNN.
     log("\n## Baseline CNN");
     const baseline = await trainBaseline(flows, config, {
       reporter: options.reporter,
-      trainStep,
+      trainStep: threads.trainStep,
+      signal,
       beforeFit: (model) => log(summarize(model)),
     });
-    await saveModel(baseline.model, run.path("models/baseline"), {
-      metadata: { ...flows.inputSpec, kind: "baseline" },
+    signal?.throwIfAborted();
+    await store.saveModel({
+      kind: "baseline",
+      model: baseline.model,
+      inputSpec: flows.inputSpec,
+      history: baseline.fit.history,
+      config,
     });
-    await run.writeFile("history.csv", historyToCsv(baseline.fit.history));
-    await writeChart(lossChartSpec(baseline.fit.history), outDir, "model_loss");
-    await writeChart(accuracyChartSpec(baseline.fit.history), outDir, "model_accuracy");
+    await store.saveChart("model_loss", lossChartSpec(baseline.fit.history));
+    await store.saveChart("model_accuracy", accuracyChartSpec(baseline.fit.history));
     const baselineRows = await predictTest(baseline.model, testList, flows.inputSpec, log);
     const baselineMetrics = modelMetrics(baseline.model, baseline.fit, baselineRows);
     log(baselineMetrics.diagnosis.message);
@@ -164,64 +148,71 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceMet
     // 2. Transfer learning.
     let transferMetrics: ReproduceMetrics["transfer"] = { skipped: "--base none" };
     let transferRows: PredictionRow[] | null = null;
-    if (options.base !== "none") {
-      log(`\n## Transfer learning (${options.mode} mode)`);
-      const { base, choice } = await loadBase(options, flows, log);
+    const settings = config.transfer;
+    if (settings !== null) {
+      log(`\n## Transfer learning (${settings.mode} mode)`);
+      const { base, choice } = await loadBase(settings, config, flows, options, log);
       log(`Transfer base: ${choice.summary}`);
-      log(summarize(base.model));
-      const predictFeatures = threads > 1
-        ? (m: tf.LayersModel) => createParallelPredictor(m, { workers: threads - 1 })
-        : undefined;
-      if (options.mode === "augmented") {
-        log("Augmented mode runs the frozen base on every augmented batch: slow on CPU.");
+      {
+        log(summarize(base.model));
+        if (settings.mode === "augmented") {
+          log("Augmented mode runs the frozen base on every augmented batch: slow on CPU.");
+        }
+        const transfer = await trainTransfer(base, flows, config, {
+          mode: settings.mode,
+          learningRate: settings.headLearningRate,
+          reporter: options.reporter,
+          trainStep: threads.trainStep,
+          predictFeatures: threads.predictFeatures,
+          signal,
+          beforeFit: (model) => log(summarize(model)),
+          log,
+        });
+        signal?.throwIfAborted();
+        await store.saveModel({
+          kind: "transfer",
+          model: transfer.model,
+          inputSpec: flows.inputSpec,
+          history: transfer.fit.history,
+          config,
+          extra: {
+            base: base.name,
+            weights: base.weightsSource,
+            preprocessing: base.preprocessing,
+            mode: settings.mode,
+          },
+        });
+        const history = transfer.fit.history;
+        await store.saveChart(
+          "transfer_loss",
+          lossChartSpec(history, { title: `Model Loss (${base.name} transfer)` }),
+        );
+        await store.saveChart(
+          "transfer_accuracy",
+          accuracyChartSpec(history, { title: `Model Accuracy (${base.name} transfer)` }),
+        );
+        await store.saveChart(
+          "comparison",
+          comparisonChartSpec({
+            baseline: baseline.fit.history,
+            [`${base.name} transfer`]: history,
+          }),
+        );
+        transferRows = await predictTest(transfer.model, testList, flows.inputSpec, log);
+        transferMetrics = {
+          ...modelMetrics(transfer.model, transfer.fit, transferRows),
+          base: base.name,
+          weights: base.weightsSource,
+          preprocessing: base.preprocessing,
+          mode: settings.mode,
+          baseParams: countParams(base.model),
+          featureSeconds: transfer.featureSeconds,
+          choice,
+        };
+        log(transferMetrics.diagnosis.message);
+        log(`Transfer model on the test images: ${transferMetrics.test.line}`);
+        transfer.model.dispose();
       }
-      const transfer = await trainTransfer(base, flows, config, {
-        mode: options.mode,
-        learningRate: options.headLearningRate,
-        reporter: options.reporter,
-        trainStep,
-        predictFeatures,
-        beforeFit: (model) => log(summarize(model)),
-        log,
-      });
-      await saveModel(transfer.model, run.path("models/transfer"), {
-        metadata: { ...flows.inputSpec, kind: "transfer", base: base.name },
-      });
-      await run.writeFile("transfer_history.csv", historyToCsv(transfer.fit.history));
-      await writeChart(
-        lossChartSpec(transfer.fit.history, { title: `Model Loss (${base.name} transfer)` }),
-        outDir,
-        "transfer_loss",
-      );
-      await writeChart(
-        accuracyChartSpec(transfer.fit.history, {
-          title: `Model Accuracy (${base.name} transfer)`,
-        }),
-        outDir,
-        "transfer_accuracy",
-      );
-      await writeChart(
-        comparisonChartSpec({
-          baseline: baseline.fit.history,
-          [`${base.name} transfer`]: transfer.fit.history,
-        }),
-        outDir,
-        "comparison",
-      );
-      transferRows = await predictTest(transfer.model, testList, flows.inputSpec, log);
-      transferMetrics = {
-        ...modelMetrics(transfer.model, transfer.fit, transferRows),
-        base: base.name,
-        weights: base.weightsSource,
-        preprocessing: base.preprocessing,
-        mode: options.mode,
-        baseParams: countParams(base.model),
-        featureSeconds: transfer.featureSeconds,
-        choice,
-      };
-      log(transferMetrics.diagnosis.message);
-      log(`Transfer model on the test images: ${transferMetrics.test.line}`);
-      transfer.model.dispose();
     }
 
     // 3. Test predictions, as the article's last step, with the best model we have.
@@ -231,15 +222,13 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceMet
     log(formatPredictionTable(finalRows, flows.inputSpec.classNames));
     log(formatConfusionMatrix(confusionMatrix(finalRows), flows.inputSpec.classNames));
     log(formatAccuracyLine(finalRows));
-    await run.writeJson("predictions.json", {
+    await store.savePredictions({
       model: finalName,
       baseline: baselineRows,
       transfer: transferRows,
     });
-    const ordered = finalRows.map((r) => testList.files[testList.names.indexOf(r.file)]);
-    await run.writeFile(
-      "test_predictions.png",
-      await renderContactSheet(finalRows, ordered, {
+    await store.saveContactSheet(
+      await renderContactSheet(finalRows, {
         title: `${finalName} model: ${formatAccuracyLine(finalRows)}`,
       }),
     );
@@ -247,7 +236,7 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceMet
     const metrics: ReproduceMetrics = {
       generatedAt: new Date().toISOString(),
       command: options.command,
-      backend: { name: backend.name, reason: backend.reason, threads },
+      backend: { name: backend.name, reason: backend.reason, threads: threads.threads },
       dataset: {
         dir: dataDir,
         source: dataSource,
@@ -262,7 +251,11 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceMet
       transfer: transferMetrics,
     };
     metrics.timings.peakRssMiB = rss.stop() / 2 ** 20;
-    await run.writeFile("report.md", renderReport(metrics, backendLine(backend, threads)));
+    await store.writeFile(
+      REPORT_FILE,
+      renderReport(metrics, backendLine(backend, threads.threads)),
+    );
+    signal?.throwIfAborted();
     await run.complete(metrics);
     log(
       `\nDone in ${metrics.timings.totalSeconds.toFixed(0)}s (peak memory ` +
@@ -272,7 +265,18 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceMet
     return metrics;
   } catch (error) {
     rss.stop();
-    await run.fail(error).catch(() => {});
+    const interrupted = signal?.aborted === true;
+    await run.abandon(error, interrupted ? "interrupted" : "failed").catch(() => {});
+    if (interrupted) {
+      const reason = signal!.reason;
+      throw new RunInterruptedError(
+        reason instanceof RunInterruptedError ? reason.signal : undefined,
+        `The run was interrupted${
+          reason instanceof RunInterruptedError && reason.signal ? ` (${reason.signal})` : ""
+        } and stopped at the next batch; ${outDir} keeps the previous run, if any, whole ` +
+          "(the attempt is recorded in its last_attempt.json).",
+      );
+    }
     throw error;
   }
 }
@@ -281,20 +285,20 @@ function backendLine(backend: BackendChoice, threads: number): string {
   return `${backend.name} (${threads} thread${threads > 1 ? "s" : ""}): ${backend.reason}`;
 }
 
+/** Makes sure the dataset is there (filling it when asked); returns where it came from. */
 async function prepareData(
+  dataDir: string,
   options: ReproduceOptions,
   log: (l: string) => void,
-): Promise<{ dataDir: string; source: string }> {
-  const dataDir = resolve(options.dataDir);
+): Promise<string> {
   if (options.fetchData) {
     const summary = await ensureDataset(dataDir, {
-      cacheDir: options.cacheDir,
+      cacheDir: options.config.cacheDir,
       log,
       articleUrls: options.defaultSources?.articleUrls,
       cifarUrl: options.defaultSources?.cifarUrl,
     });
-    await validateArticleLayout(dataDir);
-    return { dataDir, source: describeDatasetSource(summary) };
+    return describeDatasetSource(summary);
   }
   const present = await Promise.all(
     ARTICLE_SPLITS.map((s) => Deno.stat(join(dataDir, s)).then(() => true, () => false)),
@@ -307,21 +311,23 @@ async function prepareData(
         "layout), `--source article` (the article's images) or `--source cifar10`.",
     );
   }
-  await validateArticleLayout(dataDir);
-  return { dataDir, source: `the folder given, ${dataDir}` };
+  // The layout itself is checked once, by createArticleFlows (validateArticleLayout).
+  return `the folder given, ${dataDir}`;
 }
 
 async function loadBase(
-  options: ReproduceOptions,
+  settings: TransferConfig,
+  config: ExperimentConfig,
   flows: ArticleFlows,
+  options: ReproduceOptions,
   log: (l: string) => void,
 ): Promise<ResolvedBase> {
   return await resolveBase({
-    base: options.baseExplicit ? options.base as Exclude<BaseName, "none"> : undefined,
-    weights: options.weights,
+    base: settings.base,
+    weights: settings.weights,
     inputShape: [...flows.train.imageShape] as [number, number, number],
-    preprocessing: options.preprocessing,
-    cacheDir: options.cacheDir,
+    preprocessing: settings.preprocessing,
+    cacheDir: config.cacheDir,
     log,
     defaultVgg16Weights: options.defaultSources?.vgg16Weights,
   });
@@ -344,19 +350,18 @@ function modelMetrics(
   fit: { history: History; epochSeconds: number[] },
   rows: PredictionRow[],
 ): ModelMetrics {
-  const h = fit.history.history;
-  const diagnosis = diagnoseFit(fit.history);
+  const summary = summarizeHistory(fit.history);
   const acc = accuracyOf(rows);
   return {
     params: countParams(model),
     history: fit.history,
     epochSeconds: fit.epochSeconds,
     trainSeconds: fit.epochSeconds.reduce((a, b) => a + b, 0),
-    finalValAccuracy: h.val_accuracy.at(-1)!,
-    bestValAccuracy: Math.max(...h.val_accuracy),
-    finalValLoss: h.val_loss.at(-1)!,
-    minValLoss: Math.min(...h.val_loss),
-    diagnosis,
+    finalValAccuracy: summary.val_accuracy.last,
+    bestValAccuracy: summary.val_accuracy.best,
+    finalValLoss: summary.val_loss.last,
+    minValLoss: summary.val_loss.best,
+    diagnosis: diagnoseFit(fit.history),
     test: {
       ...acc,
       line: formatAccuracyLine(rows),

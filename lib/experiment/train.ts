@@ -35,9 +35,10 @@ import { historyToCsv } from "../training/history.ts";
 import { trackPeakRss } from "../training/memory.ts";
 import { saveModel } from "../models/model_io.ts";
 import { countParams, summarize } from "../models/summary.ts";
-import { type BaseName, createBase } from "../models/bases.ts";
+import { createBase } from "../models/bases.ts";
+import type { BaseName } from "../config.ts";
 import { explainImages } from "../models/gradcam.ts";
-import { startRun } from "../runs/outputs.ts";
+import { beginRun } from "../runs/staging.ts";
 import { createDataParallelTrainStep, createParallelPredictor } from "../training/parallel.ts";
 import {
   accuracyOf,
@@ -74,7 +75,7 @@ export interface TrainOptions {
   /** Backend request (`auto` picks the fastest that trains). */
   backend: BackendRequest;
   /** `none`: the article's baseline CNN; `mobilenet` or `vgg16`: a head on a frozen base. */
-  base: BaseName;
+  base: BaseName | "none";
   /** Weights path or URL of the base (VGG16 h5 file, MobileNet layers-model folder). */
   weights?: string;
   /** Keras' `class_weight="balanced"`: weigh each image's loss by `n / (K * n_class)`. */
@@ -243,7 +244,7 @@ export async function train(options: TrainOptions): Promise<TrainMetrics> {
     options.validationSplit,
     options.testDir,
   );
-  const run = await startRun(outDir, { command: options.command });
+  const run = await beginRun(outDir, { info: { command: options.command } });
   try {
     const backend = await initBackend(options.backend, { log });
     const config = options.config;
@@ -336,7 +337,7 @@ export async function train(options: TrainOptions): Promise<TrainMetrics> {
       };
     }
     const { model, fit } = trained;
-    await saveModel(model, run.path("model"), {
+    await saveModel(model, run.store.path("model"), {
       metadata: {
         ...flows.inputSpec,
         classMode,
@@ -344,7 +345,7 @@ export async function train(options: TrainOptions): Promise<TrainMetrics> {
         ...(baseInfo ? { base: baseInfo.name } : {}),
       },
     });
-    await run.writeFile("history.csv", historyToCsv(fit.history));
+    await run.store.writeFile("history.csv", historyToCsv(fit.history));
     await writeChart(lossChartSpec(fit.history), outDir, "loss");
     await writeChart(accuracyChartSpec(fit.history), outDir, "accuracy");
     const diagnosis = diagnoseFit(fit.history);
@@ -362,11 +363,10 @@ export async function train(options: TrainOptions): Promise<TrainMetrics> {
     log(formatConfusionMatrix(matrix, classNames));
     log(formatClassScores(scores));
     log(formatAccuracyLine(rows));
-    await run.writeJson("predictions.json", { images: evalSet, classNames, rows });
-    const files = new Map(list.names.map((n, i) => [n, list.files[i]]));
-    await run.writeFile(
+    await run.store.writeJson("predictions.json", { images: evalSet, classNames, rows });
+    await run.store.writeFile(
       "predictions.png",
-      await renderContactSheet(rows, rows.map((r) => files.get(r.file)!), {
+      await renderContactSheet(rows, {
         title: `${evalSet} images: ${formatAccuracyLine(rows)}`,
       }),
     );
@@ -375,7 +375,7 @@ export async function train(options: TrainOptions): Promise<TrainMetrics> {
       names: list.names.slice(0, GRADCAM_IMAGES),
       trueClasses: list.trueClasses.slice(0, GRADCAM_IMAGES),
     }, flows.inputSpec);
-    await run.writeFile(
+    await run.store.writeFile(
       "gradcam.png",
       await renderGradCamSheet(explained, {
         classNames,
@@ -424,7 +424,7 @@ export async function train(options: TrainOptions): Promise<TrainMetrics> {
     model.dispose();
     metrics.timings.totalSeconds = (performance.now() - started) / 1000;
     metrics.timings.peakRssMiB = rss.stop() / 2 ** 20;
-    await run.writeFile("report.md", renderTrainReport(metrics));
+    await run.store.writeFile("report.md", renderTrainReport(metrics));
     await run.complete(metrics);
     log(
       `\nDone in ${metrics.timings.totalSeconds.toFixed(0)}s. Outputs in ${outDir}: report.md, ` +
@@ -434,7 +434,7 @@ export async function train(options: TrainOptions): Promise<TrainMetrics> {
     return metrics;
   } catch (error) {
     rss.stop();
-    await run.fail(error).catch(() => {});
+    await run.abandon(error, "failed").catch(() => {});
     throw error;
   }
 }

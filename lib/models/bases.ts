@@ -14,13 +14,10 @@ import { fileURLToPath } from "node:url";
 import type { PretrainedBase } from "./base.ts";
 import { createMobileNetBase } from "./mobilenet.ts";
 import { createVgg16Base, VGG16_NOTOP_FILE, VGG16_NOTOP_URLS } from "./vgg16.ts";
-import { WeightsError } from "./keras_h5.ts";
-import { defaultCacheDir, DownloadError } from "../data/download.ts";
+import { defaultCacheDir } from "../data/download.ts";
 import { CarplaneError } from "../errors.ts";
 import { firstLine } from "../_text.ts";
-
-/** The bases this project knows, and `none` for no transfer step. */
-export type BaseName = "vgg16" | "mobilenet" | "none";
+import type { BaseName, Preprocessing } from "../config.ts";
 
 /**
  * MobileNet v1 0.25 with ImageNet weights, embedded in the repository
@@ -42,7 +39,7 @@ export class BaseOptionsError extends CarplaneError {
 /** Options for {@linkcode createBase}. */
 export interface CreateBaseOptions {
   /** `vgg16` (default weights: Keras' ImageNet file, downloaded with the cache) or `mobilenet`. */
-  base: Exclude<BaseName, "none">;
+  base: BaseName;
   /**
    * Weights: VGG16 `.h5` path or URL (`"none"` for random initialisation, a smoke test only);
    * MobileNet layers-model folder, `model.json` or URL (default: the embedded MobileNet v1
@@ -52,7 +49,7 @@ export interface CreateBaseOptions {
   /** Images fed to the base, `[h, w, 3]` (the article: `[64, 64, 3]`). */
   inputShape?: [number, number, number];
   /** VGG16 only: `rescale` (the article) or `vgg16` (Keras' `preprocess_input`). */
-  preprocessing?: "rescale" | "vgg16";
+  preprocessing?: Preprocessing;
   /** Download cache. */
   cacheDir?: string;
   /** Progress lines. */
@@ -115,7 +112,7 @@ export interface ResolveBaseOptions extends Omit<CreateBaseOptions, "base"> {
    * The base asked for; unset for the default (VGG16 with Keras' ImageNet weights when they can
    * be had, else the embedded MobileNet). With `weights` and no base, VGG16 with those weights.
    */
-  base?: Exclude<BaseName, "none">;
+  base?: BaseName;
   /**
    * Where the default's VGG16 weights come from (default: Keras' URLs through the cache). Tests
    * point it at an address that cannot answer.
@@ -167,7 +164,9 @@ export async function resolveBase(options: ResolveBaseOptions = {}): Promise<Res
       },
     };
   } catch (error) {
-    if (!(error instanceof DownloadError || error instanceof WeightsError)) throw error;
+    // The error says whether it means "cannot be had" (CarplaneError.unavailable: a failed
+    // download, an unreadable weights file); anything else is a real failure.
+    if (!(error instanceof CarplaneError && error.unavailable)) throw error;
     const fallbackReason = firstLine(error);
     log(
       `VGG16's ImageNet weights cannot be had (${fallbackReason}).\n` +

@@ -27,6 +27,8 @@ import { CarplaneError } from "../errors.ts";
 
 /** A weights file is missing, not a Keras HDF5 file, or does not fit the model. */
 export class WeightsError extends CarplaneError {
+  /** Weights that cannot be read are unavailable: an optional step may skip them. */
+  override readonly unavailable = true;
   constructor(message: string, options?: { cause?: unknown }) {
     super(message, options);
     this.name = "WeightsError";

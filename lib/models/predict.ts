@@ -30,6 +30,8 @@ export interface InputSpec {
 export interface PredictionRow {
   /** The file, relative to the folder it was found in (or as given). */
   file: string;
+  /** The file's full path, to show the image beside its row. */
+  path: string;
   /**
    * Binary model: the probability of class 1 (`planes`), the sigmoid's output as the article
    * prints it. K > 2 classes: the top class's probability (as `topProbability`).
@@ -179,6 +181,7 @@ export async function predictImages(
       const truth = list.trueClasses[i];
       rows.push({
         file: list.names[i],
+        path: list.files[i],
         probability: probabilities.length === 2 ? probabilities[1] : probabilities[predicted],
         probabilities,
         topProbability: probabilities[predicted],

@@ -7,6 +7,7 @@
 import * as path from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import type { PretrainedBase } from "./base.ts";
+import type { Preprocessing } from "../config.ts";
 import {
   defaultCacheDir,
   discardCachedFile,
@@ -53,7 +54,7 @@ export interface Vgg16Options {
    * `"rescale"` (default, the article's): images x / 255 go straight in. `"vgg16"`: Keras'
    * `vgg16.preprocess_input` (RGB -> BGR, minus the ImageNet mean) as a fixed layer.
    */
-  preprocessing?: "rescale" | "vgg16";
+  preprocessing?: Preprocessing;
   /** Download cache (default {@link defaultCacheDir}). */
   cacheDir?: string;
   /** Expected MD5 of a downloaded file named {@link VGG16_NOTOP_FILE}; `null` skips the check. */

@@ -24,7 +24,7 @@ import * as vega from "vega";
 import sharp from "sharp";
 import { Buffer } from "node:buffer";
 import { join } from "node:path";
-import type { History } from "../training/history.ts";
+import { type History, summarizeMetric } from "../training/history.ts";
 import { atomicWriteFile, ensureWritableDir } from "../runs/outputs.ts";
 import { CarplaneError } from "../errors.ts";
 
@@ -79,12 +79,9 @@ function fmt(x: number): string {
   return Number.isFinite(x) ? x.toFixed(3) : String(x);
 }
 
-function argBest(values: number[], better: (a: number, b: number) => boolean) {
-  let best = -1;
-  values.forEach((v, i) => {
-    if (Number.isFinite(v) && (best < 0 || better(v, values[best]))) best = i;
-  });
-  return best;
+/** Index of the lowest loss or the highest accuracy (non-finite values skipped); -1 if none. */
+function bestIndex(values: number[], metric: Metric): number {
+  return summarizeMetric(values, metric === "loss" ? "min" : "max").bestEpoch - 1;
 }
 
 function seriesSummary(
@@ -95,7 +92,7 @@ function seriesSummary(
 ): string {
   const text = `${label} ${fmt(values[0])} -> ${fmt(values[values.length - 1])}`;
   if (!withBest) return text;
-  const i = metric === "loss" ? argBest(values, (a, b) => a < b) : argBest(values, (a, b) => a > b);
+  const i = bestIndex(values, metric);
   if (i < 0) return text;
   return `${text} (${metric === "loss" ? "min" : "best"} ${fmt(values[i])} at epoch ${i + 1})`;
 }
@@ -283,7 +280,7 @@ export function comparisonChartSpec(
           })
         );
       }
-      const i = m === "loss" ? argBest(val, (a, b) => a < b) : argBest(val, (a, b) => a > b);
+      const i = bestIndex(val, m);
       parts.push(
         `val_${m} ${m === "loss" ? "min" : "best"} ${fmt(val[i])} (epoch ${i + 1}), final ${
           fmt(val[val.length - 1])

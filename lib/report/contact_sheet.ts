@@ -20,28 +20,25 @@ export interface ContactSheetOptions {
 }
 
 /**
- * Renders `rows` (with their image files at `files[i]`) as one PNG.
+ * Renders `rows` (each with its image file, `row.path`) as one PNG.
  *
  * @example
  * ```ts
- * const png = await renderContactSheet(rows, list.files, { title: "Test images" });
+ * const png = await renderContactSheet(rows, { title: "Test images" });
  * await Deno.writeFile("outputs/test_predictions.png", png);
  * ```
  */
 export async function renderContactSheet(
   rows: PredictionRow[],
-  files: string[],
   options: ContactSheetOptions = {},
 ): Promise<Uint8Array> {
-  if (rows.length !== files.length || rows.length === 0) {
-    throw new RangeError(
-      `renderContactSheet needs one file per row and at least one row (got ${rows.length} rows, ${files.length} files).`,
-    );
+  if (rows.length === 0) {
+    throw new RangeError("renderContactSheet needs at least one row (got none).");
   }
-  const tiles: Tile[] = rows.map((r, i) => {
+  const tiles: Tile[] = rows.map((r) => {
     const colour = r.correct === null ? "#666666" : r.correct ? "#2ca02c" : "#d62728";
     return {
-      image: files[i],
+      image: r.path,
       frame: colour,
       // The top class on the first line, the true one (when wrong) on the second: both in one
       // line overflow a 128-pixel tile for class names past 8 letters.

@@ -5,10 +5,9 @@
  *
  * @module
  */
-import type { ExperimentConfig } from "../config.ts";
 import type { BaseChoice } from "../models/bases.ts";
 import type { FitDiagnosis } from "../training/diagnose.ts";
-import type { TransferMode } from "../training/experiment.ts";
+import type { ExperimentConfig, TransferMode } from "../config.ts";
 import type { History } from "../training/history.ts";
 
 /** The numbers of one trained model. */

@@ -19,7 +19,7 @@
  *
  * @module
  */
-import type { History } from "./history.ts";
+import { type History, summarizeMetric } from "./history.ts";
 import { CarplaneError } from "../errors.ts";
 
 /** Raised when a history cannot be diagnosed; says what the history needs. */
@@ -89,14 +89,6 @@ export interface FitDiagnosis {
 
 const REQUIRED = ["loss", "accuracy", "val_loss", "val_accuracy"] as const;
 
-function argExtreme(values: number[], better: (a: number, b: number) => boolean) {
-  let best = -1;
-  values.forEach((v, i) => {
-    if (Number.isFinite(v) && (best < 0 || better(v, values[best]))) best = i;
-  });
-  return best;
-}
-
 const f2 = (x: number) => x.toFixed(2);
 
 /**
@@ -139,8 +131,8 @@ export function diagnoseFit(
         }.`,
     );
   }
-  const minI = argExtreme(valLoss, (a, b) => a < b);
-  const bestAccI = argExtreme(valAcc, (a, b) => a > b);
+  const minI = summarizeMetric(valLoss, "min").bestEpoch - 1;
+  const bestAccI = summarizeMetric(valAcc, "max").bestEpoch - 1;
   if (minI < 0 || bestAccI < 0) {
     throw new DiagnoseError(
       `lib/training/diagnose.ts: val_loss or val_accuracy has no finite value; the run diverged ` +

@@ -10,15 +10,17 @@ import { join } from "node:path";
 import type { AugmentOptions } from "../data/augment.ts";
 import { type ClassMode, type DirectoryIterator, flowFromDirectory } from "../data/batches.ts";
 import { createArraySource } from "../data/array_source.ts";
-import type { ExperimentConfig } from "../config.ts";
+import type { ExperimentConfig, TransferMode } from "../config.ts";
 import { DatasetError, scanImageDirectory } from "../data/dataset.ts";
+import { validateArticleLayout } from "../data/layout.ts";
+import { statOrNull } from "../_fs.ts";
 import type { Interpolation } from "../data/images.ts";
 import { compileClassifier, createBaselineModel } from "../models/baseline.ts";
 import type { PretrainedBase } from "../models/base.ts";
 import { createTransferHead } from "../models/head.ts";
 import type { InputSpec } from "../models/predict.ts";
 import type { ProgressReporter } from "./progress.ts";
-import { fit, type FitResult, type TrainStep } from "./fit.ts";
+import { fit, type FitResult, nextTurnOfEventLoop, type TrainStep } from "./fit.ts";
 import { createWeightedTrainStep } from "./class_weight.ts";
 
 /** The article's training `ImageDataGenerator`. */
@@ -99,8 +101,14 @@ export async function createArticleFlows(
   config: ExperimentConfig,
   settings: FlowSettings = {},
 ): Promise<ArticleFlows> {
-  const interpolation = settings.interpolation ?? "nearest";
   const split = settings.validationSplit;
+  // The one check of the article's layout: every split, the same classes (any names) in each.
+  // A folder cut by validationSplit, or a layout without test/ (deno task train), has no such
+  // splits; its flows check their own folders below.
+  if (split === undefined && (await statOrNull(join(dataDir, "test")))?.isDirectory) {
+    await validateArticleLayout(dataDir);
+  }
+  const interpolation = settings.interpolation ?? "nearest";
   const trainDir = split === undefined ? join(dataDir, "training_set") : dataDir;
   const valDir = split === undefined ? join(dataDir, "val_set") : dataDir;
   const found = await scanImageDirectory(trainDir);
@@ -134,16 +142,6 @@ export async function createArticleFlows(
     seed: config.seed + 1,
     augment: ARTICLE_TEST_AUGMENTATION,
   });
-  if (train.classNames.join("/") !== val.classNames.join("/")) {
-    throw new DatasetError(
-      val.directory,
-      `The training and validation sets have different classes: ${train.directory} has ` +
-        `[${train.classNames.join(", ")}] but ${val.directory} has [${
-          val.classNames.join(", ")
-        }]. ` +
-        "Give both the same class subfolders.",
-    );
-  }
   return {
     train,
     val,
@@ -172,6 +170,8 @@ export interface TrainSettings {
    * a custom `trainStep` must apply it itself (`createDataParallelTrainStep(model, { classWeight })`).
    */
   classWeight?: readonly number[];
+  /** Stops training (and feature extraction) at the next batch once aborted; see `fit`. */
+  signal?: AbortSignal;
 }
 
 /** A trained model and how its training went. */
@@ -222,6 +222,7 @@ async function fitWith(
       validationData: val,
       reporter: settings.reporter,
       trainStep: custom?.step ?? weighted,
+      signal: settings.signal,
     });
   } finally {
     await custom?.close();
@@ -234,7 +235,8 @@ export type FeaturePredict = (xs: Float32Array, shape: readonly number[]) => Pro
 /**
  * Runs a model over every image of a generator once (one pass, in its order) and returns the
  * outputs flat with the labels (one per image, or a one-hot row per image for categorical
- * labels): the frozen base's features for training a head on them.
+ * labels): the frozen base's features for training a head on them. An aborted `signal` stops
+ * it before the next batch (throwing the signal's reason).
  *
  * @example
  * ```ts
@@ -252,6 +254,7 @@ export async function extractFeatures(
       out.dispose();
     }
   },
+  signal?: AbortSignal,
 ): Promise<{ features: Float32Array; labels: Float32Array; shape: number[] }> {
   const shape = extractor.outputs[0].shape.slice(1) as number[];
   const size = shape.reduce((a, b) => a * b, 1);
@@ -261,6 +264,8 @@ export async function extractFeatures(
   iterator.reset();
   let filled = 0;
   for (let step = 0; step < iterator.stepsPerPass; step++) {
+    if (signal) await nextTurnOfEventLoop(); // lets a signal listener run: see fit.ts
+    signal?.throwIfAborted();
     const batch = await iterator.next();
     const out = await predict(batch.xs, batch.shape);
     features.set(out, filled * size);
@@ -316,9 +321,6 @@ export function composeTransferModel(base: PretrainedBase, head: tf.Sequential):
  * lowest validation loss is 0.16-0.26 and the final one 0.20-0.31 over three seeds.
  */
 export const TRANSFER_LEARNING_RATE = 1e-4;
-
-/** How the transfer head is trained. */
-export type TransferMode = "features" | "augmented";
 
 /** Options for {@linkcode trainTransfer}. */
 export interface TransferSettings extends TrainSettings {
@@ -387,9 +389,9 @@ export async function trainTransfer(
       augment: ARTICLE_TEST_AUGMENTATION,
       log,
     });
-    train = await extractFeatures(extractor, plain, runner?.predict);
+    train = await extractFeatures(extractor, plain, runner?.predict, settings.signal);
     log(`Extracting ${base.name} features of ${flows.val.samples} validation images...`);
-    val = await extractFeatures(extractor, flows.val, runner?.predict);
+    val = await extractFeatures(extractor, flows.val, runner?.predict, settings.signal);
   } finally {
     await runner?.close();
   }

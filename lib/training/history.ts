@@ -234,3 +234,71 @@ export function appendEpoch(
   }
   return { epoch: [...h.epoch, epoch], history };
 }
+
+/** The first, last and best value of one metric over a run. */
+export interface MetricSummary {
+  /** The value in the first epoch. */
+  first: number;
+  /** The value in the last epoch. */
+  last: number;
+  /** The best value: the lowest for a loss, the highest otherwise (non-finite values skipped). */
+  best: number;
+  /** 1-based epoch of `best` (the first, on ties); 0 when no value is finite. */
+  bestEpoch: number;
+}
+
+/**
+ * Whether a metric is better low (`min`: losses) or high (`max`: accuracy and the rest).
+ *
+ * @example
+ * ```ts
+ * metricGoal("val_loss"); // "min"
+ * ```
+ */
+export function metricGoal(name: string): "min" | "max" {
+  return name.endsWith("loss") ? "min" : "max";
+}
+
+/**
+ * First, last and best value of one metric's values (see {@linkcode MetricSummary}).
+ *
+ * @example
+ * ```ts
+ * summarizeMetric([0.9, 0.4, 0.6], "min"); // { first: 0.9, last: 0.6, best: 0.4, bestEpoch: 2 }
+ * ```
+ */
+export function summarizeMetric(values: readonly number[], goal: "min" | "max"): MetricSummary {
+  let best = -1;
+  values.forEach((v, i) => {
+    if (
+      Number.isFinite(v) && (best < 0 || (goal === "min" ? v < values[best] : v > values[best]))
+    ) {
+      best = i;
+    }
+  });
+  return {
+    first: values[0] ?? NaN,
+    last: values[values.length - 1] ?? NaN,
+    best: best < 0 ? NaN : values[best],
+    bestEpoch: best + 1,
+  };
+}
+
+/**
+ * The one summary of a history that the report, the charts and the diagnosis read: per metric,
+ * its first, last and best value and the epoch of the best (lowest loss, highest accuracy).
+ *
+ * @example
+ * ```ts
+ * const s = summarizeHistory(history);
+ * console.log(s.val_loss.best, s.val_loss.bestEpoch, s.val_accuracy.last);
+ * ```
+ */
+export function summarizeHistory(history: History): Record<string, MetricSummary> {
+  return Object.fromEntries(
+    Object.entries(history.history).map(([name, values]) => [
+      name,
+      summarizeMetric(values, metricGoal(name)),
+    ]),
+  );
+}

@@ -536,3 +536,44 @@ function serialize(t: tf.Tensor): SerializedTensor {
 function deserialize(s: SerializedTensor): tf.Tensor {
   return tf.tensor(new Float32Array(s.buffer), s.shape);
 }
+
+/** How training and feature extraction use the cores: what `fit` and `trainTransfer` take. */
+export interface ThreadPlan {
+  /** Threads: the main one and `threads - 1` Workers. */
+  readonly threads: number;
+  /** The data-parallel step for `trainBaseline`/`trainTransfer`; undefined on one thread. */
+  readonly trainStep?: (model: tf.LayersModel) => Promise<DataParallelTrainStep>;
+  /** The data-parallel predictor for feature extraction; undefined on one thread. */
+  readonly predictFeatures?: (model: tf.LayersModel) => Promise<ParallelPredictor>;
+  /** One line for the log, e.g. "Training on 2 threads (main + 1 Worker, data parallel)." */
+  readonly line: string;
+}
+
+/**
+ * THE decision of how many threads to train on, for `deno task reproduce` and the notebooks
+ * alike: `requested` threads (the experiment's `threads`, 2 by default) on wasm and cpu, where
+ * each Worker adds a core (1.9x on 2 cores, see the module docs); one on tfjs-node (backend
+ * `tensorflow`, the runtime's `node`), whose libtensorflow already uses every core.
+ *
+ * @example
+ * ```ts
+ * const plan = threadPlan(config.threads);
+ * const { model, fit } = await trainBaseline(flows, config, { trainStep: plan.trainStep });
+ * ```
+ */
+export function threadPlan(requested = 2, backend: string = tf.getBackend()): ThreadPlan {
+  if (!Number.isInteger(requested) || requested < 1) {
+    throw new ParallelError(`threads must be a whole number of at least 1 (got ${requested}).`);
+  }
+  const threads = backend === "tensorflow" || backend === "node" ? 1 : requested;
+  if (threads === 1) return { threads, line: `Training on 1 thread (${backend}).` };
+  const workers = threads - 1;
+  return {
+    threads,
+    trainStep: (model) => createDataParallelTrainStep(model, { workers }),
+    predictFeatures: (model) => createParallelPredictor(model, { workers }),
+    line: `Training on ${threads} threads (main + ${workers} Worker${
+      workers > 1 ? "s" : ""
+    }, data parallel).`,
+  };
+}
