@@ -2,7 +2,9 @@
  * Training kernels for the tfjs `wasm` backend.
  *
  * `@tensorflow/tfjs-backend-wasm` 4.22 cannot train convolutional networks
- * (`Kernel 'Conv2DBackpropFilter' not registered for backend 'wasm'`, tfjs issue 8474), its
+ * (`Kernel 'Conv2DBackpropFilter' not registered for backend 'wasm'`, tfjs issue 8474) nor
+ * depthwise ones (no `DepthwiseConv2dNativeBackpropFilter`/`Input`: MobileNet cannot be
+ * fine-tuned), its
  * `MaxPoolGrad` is wrong (windows of values <= 0 and ties), and several kernels a training step
  * needs are slow scalar loops or needless copies (`Conv2DBackpropInput`, transposed `BatchMatMul`,
  * leading-axes `Sum`, `Identity`). This module provides replacements, each built from the wasm
@@ -30,11 +32,16 @@ import { sumConfig } from "./sum.ts";
 import { conv2DBackpropFilterConfig } from "./conv2d_backprop_filter.ts";
 import { conv2DBackpropInputConfig } from "./conv2d_backprop_input.ts";
 import { maxPoolGradConfig } from "./max_pool_grad.ts";
+import {
+  depthwiseBackpropFilterConfig,
+  depthwiseBackpropInputConfig,
+} from "./depthwise_backprop.ts";
 import { MissingWasmKernelError, WASM_BACKEND_NAME } from "./ops.ts";
 
 export { transposedMatMulWasm } from "./batch_mat_mul.ts";
 export { conv2DBackpropFilterWasm, type FilterGradVariant } from "./conv2d_backprop_filter.ts";
 export { conv2DBackpropInputWasm } from "./conv2d_backprop_input.ts";
+export { depthwiseBackpropFilterWasm, depthwiseBackpropInputWasm } from "./depthwise_backprop.ts";
 export { maxPoolGradWasm } from "./max_pool_grad.ts";
 export { leadingAxesSumWasm } from "./sum.ts";
 export {
@@ -105,6 +112,18 @@ export function wasmTrainingKernels(): TrainingKernel[] {
       config: () => conv2DBackpropFilterConfig(),
     },
     {
+      kernelName: "DepthwiseConv2dNativeBackpropFilter",
+      reason: "missing",
+      why: "not registered: no depthwise convolution (MobileNet) can train on wasm",
+      config: () => depthwiseBackpropFilterConfig(),
+    },
+    {
+      kernelName: "DepthwiseConv2dNativeBackpropInput",
+      reason: "missing",
+      why: "not registered: gradients cannot flow back through a depthwise convolution on wasm",
+      config: () => depthwiseBackpropInputConfig(),
+    },
+    {
       kernelName: "MaxPoolGrad",
       reason: "incorrect",
       why: "starts its running max at FLT_MIN (windows of values <= 0 go wrong) and lets the " +
@@ -155,8 +174,9 @@ export function wasmTrainingKernels(): TrainingKernel[] {
  * import "@tensorflow/tfjs-backend-wasm";
  * import { registerWasmTrainingKernels } from "./mod.ts";
  *
- * // ["Conv2DBackpropFilter", "MaxPoolGrad", "Conv2DBackpropInput", "BatchMatMul", "Sum",
- * //  "Identity"]
+ * // ["Conv2DBackpropFilter", "DepthwiseConv2dNativeBackpropFilter",
+ * //  "DepthwiseConv2dNativeBackpropInput", "MaxPoolGrad", "Conv2DBackpropInput", "BatchMatMul",
+ * //  "Sum", "Identity"]
  * console.log(registerWasmTrainingKernels());
  * console.log(registerWasmTrainingKernels()); // []
  * await tf.setBackend("wasm");
