@@ -16,3 +16,4 @@ export * from "./layout.ts";
 export * from "./sources.ts";
 export * from "./staging.ts";
 export * from "./shapes.ts";
+export * from "./subsets.ts";

@@ -11,3 +11,5 @@ export * from "./heatmap.ts";
 export * from "./metrics.ts";
 export * from "./report.ts";
 export * from "./train_report.ts";
+export * from "./seeds.ts";
+export * from "./seed_charts.ts";

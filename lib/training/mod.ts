@@ -16,3 +16,4 @@ export * from "./parallel.ts";
 export * from "./progress.ts";
 export * from "./runtime.ts";
 export { registerWasmTrainingKernels } from "./wasm_kernels/mod.ts";
+export * from "./fine_tune.ts";
