@@ -129,6 +129,10 @@ export const RUN_ENTRIES: readonly string[] = [
   CONTACT_SHEET_FILE,
   REPORT_FILE,
   ...MODEL_KINDS.map((k) => `models/${k}`),
+  // deno task train: one model, its contact sheet and its Grad-CAM sheet
+  "model",
+  "predictions.png",
+  "gradcam.png",
   RUN_FILE,
   METRICS_FILE,
 ];
