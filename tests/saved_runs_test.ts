@@ -2,48 +2,19 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { experimentConfig } from "../lib/config.ts";
-import type { InputSpec } from "../lib/models/predict.ts";
 import { silentReporter } from "../lib/training/progress.ts";
 import {
   historyFromOutputsOrTrain,
   modelFromOutputsOrTrain,
   trainArticleBaseline,
 } from "../lib/runs/saved_runs.ts";
-import { type ModelKind, type ModelRecord, openRunStore } from "../lib/runs/store.ts";
+import { openRunStore } from "../lib/runs/store.ts";
 import { makeArticleLayout, withTempDir } from "./fixtures.ts";
 import { historyOf } from "./history_fixtures.ts";
+import { record, SPEC, tinyModel } from "./store_fixtures.ts";
 
 await tf.setBackend("cpu");
 tf.env().set("PROD", true);
-
-function tinyModel(): tf.LayersModel {
-  const model = tf.sequential({
-    layers: [
-      tf.layers.flatten({ inputShape: [4, 4, 3] }),
-      tf.layers.dense({ units: 1, activation: "sigmoid" }),
-    ],
-  });
-  model.compile({ optimizer: "adam", loss: "binaryCrossentropy", metrics: ["accuracy"] });
-  return model;
-}
-
-const SPEC: InputSpec = {
-  classNames: ["cars", "planes"],
-  targetSize: [4, 4],
-  interpolation: "nearest",
-  rescale: 1 / 255,
-};
-
-function record(kind: ModelKind, epochs: number): ModelRecord {
-  return {
-    kind,
-    model: tinyModel(),
-    inputSpec: SPEC,
-    history: historyOf(epochs),
-    config: experimentConfig({ epochs, quick: epochs < 5 }),
-    extra: kind === "transfer" ? { base: "mobilenet" } : undefined,
-  };
-}
 
 Deno.test("modelFromOutputsOrTrain trains and saves when nothing is saved, then loads", async () => {
   await withTempDir(async (dir) => {

@@ -4,48 +4,13 @@ import { join } from "node:path";
 import * as tf from "@tensorflow/tfjs";
 import { experimentConfig } from "../lib/config.ts";
 import { loadModel, saveModel } from "../lib/models/model_io.ts";
-import type { InputSpec } from "../lib/models/predict.ts";
-import {
-  historyFiles,
-  type ModelKind,
-  type ModelRecord,
-  openRunStore,
-  RUN_ENTRIES,
-} from "../lib/runs/store.ts";
+import { historyFiles, openRunStore, RUN_ENTRIES } from "../lib/runs/store.ts";
 import { withTempDir } from "./fixtures.ts";
 import { historyOf } from "./history_fixtures.ts";
+import { record, SPEC, tinyModel } from "./store_fixtures.ts";
 
 await tf.setBackend("cpu");
 tf.env().set("PROD", true);
-
-function tinyModel(): tf.LayersModel {
-  const model = tf.sequential({
-    layers: [
-      tf.layers.flatten({ inputShape: [4, 4, 3] }),
-      tf.layers.dense({ units: 1, activation: "sigmoid" }),
-    ],
-  });
-  model.compile({ optimizer: "adam", loss: "binaryCrossentropy", metrics: ["accuracy"] });
-  return model;
-}
-
-const SPEC: InputSpec = {
-  classNames: ["cars", "planes"],
-  targetSize: [4, 4],
-  interpolation: "nearest",
-  rescale: 1 / 255,
-};
-
-function record(kind: ModelKind, epochs: number): ModelRecord {
-  return {
-    kind,
-    model: tinyModel(),
-    inputSpec: SPEC,
-    history: historyOf(epochs),
-    config: experimentConfig({ epochs, quick: epochs < 5 }),
-    extra: kind === "transfer" ? { base: "mobilenet" } : undefined,
-  };
-}
 
 Deno.test("the run store writes the model, history.csv and history.json with the protocol", async () => {
   await withTempDir(async (dir) => {
