@@ -29,8 +29,9 @@ The kernels see this process's environment: CARPLANE_DATA_DIR, CARPLANE_OUTPUTS_
 CARPLANE_BASE (vgg16 | mobilenet | none), CARPLANE_WEIGHTS (path, URL or none),
 CARPLANE_MODE, CARPLANE_PREPROCESSING, CARPLANE_CACHE_DIR, CARPLANE_BACKEND. Relative paths
 are taken from the directory you run the command in.
-Needs: apt-get install -y jupyter-nbconvert python3-nbclient. Uses the Deno kernel registered
-in Jupyter (deno jupyter --install --force), or registers one for the run only when there is none.`;
+Needs: apt-get install -y jupyter-nbconvert python3-nbclient python3-jupyter-client. Uses the Deno
+kernel registered in Jupyter (deno jupyter --install --force), or registers one for the run only
+when there is none.`;
 
 async function main(args: string[]): Promise<number> {
   const { flags, positionals } = parseFlags(

@@ -115,6 +115,30 @@ Deno.test("shuffled passes visit every file once, differ from each other and rep
   });
 });
 
+Deno.test("restart() serves the first batches again, augmentations included; reset() does not", async () => {
+  await withTempDir(async (dir) => {
+    await makeImageFolder(dir, { classes: { cars: 6, planes: 6 }, size: 8 });
+    const it = await flowFromDirectory(dir, {
+      targetSize: [8, 8],
+      batchSize: 4,
+      seed: 5,
+      augment: { rescale: 1 / 255, zoomRange: 0.2, horizontalFlip: true },
+      log: () => {},
+    });
+    const first = await take(it, 4); // a pass and a bit
+    it.reset();
+    const afterReset = await take(it, 2);
+    assert.notDeepEqual(afterReset.map((b) => b.xs), first.slice(0, 2).map((b) => b.xs));
+    it.restart();
+    assert.equal(it.totalBatchesSeen, 0);
+    const again = await take(it, 4);
+    for (let i = 0; i < 4; i++) {
+      assert.deepEqual(again[i].indices, first[i].indices);
+      assert.deepEqual(again[i].xs, first[i].xs);
+    }
+  });
+});
+
 Deno.test("augmentation is drawn per draw from the cached pixels and rescale maps to [0, 1]", async () => {
   await withTempDir(async (dir) => {
     await makeImageFolder(dir, { classes: { cars: 2, planes: 2 }, size: 16, format: "png" });

@@ -7,6 +7,7 @@ import {
   chartDisplay,
   ChartError,
   comparisonChartSpec,
+  epochTicks,
   imageDisplay,
   JUPYTER_DISPLAY,
   lossChartSpec,
@@ -183,4 +184,43 @@ Deno.test("imageDisplay wraps PNG bytes with a caption, and refuses non-PNG byte
   assert.equal(bundle["image/png"], Buffer.from(png).toString("base64"));
   assert.equal(imageDisplay(png, "Contact sheet").bundle["text/plain"], "Contact sheet");
   assert.throws(() => imageDisplay(new Uint8Array([0xff, 0xd8, 0xff])), /needs PNG bytes/);
+});
+
+Deno.test("epoch axes tick whole epochs only", () => {
+  assert.deepEqual(epochTicks(1), [1]);
+  assert.deepEqual(epochTicks(2), [1, 2]);
+  assert.deepEqual(epochTicks(12), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12]);
+  assert.deepEqual(epochTicks(30), [1, 5, 10, 15, 20, 25, 30]);
+  assert.deepEqual(epochTicks(15), [1, 2, 4, 6, 8, 10, 12, 14]);
+  for (const n of [1, 2, 3, 7, 13, 30, 99, 250]) {
+    const ticks = epochTicks(n);
+    assert.ok(ticks.every((t) => Number.isInteger(t) && t >= 1 && t <= n), `${n}: ${ticks}`);
+    assert.ok(ticks.length <= 12, `${n}: ${ticks.length} ticks`);
+  }
+});
+
+Deno.test("a two-epoch run (quick mode) labels its epoch axis 1 and 2, on every chart", async () => {
+  const two: History = {
+    epoch: [0, 1],
+    history: {
+      loss: [0.7, 0.6],
+      accuracy: [0.5, 0.6],
+      val_loss: [0.69, 0.65],
+      val_accuracy: [0.5, 0.55],
+    },
+  };
+  const specs = [
+    lossChartSpec(two),
+    accuracyChartSpec(two),
+    comparisonChartSpec({ baseline: two, transfer: two }),
+  ];
+  for (const spec of specs) {
+    const svg = await renderSvg(spec);
+    // Vega draws each axis' labels as <text> in a group with role-axis-label.
+    const labels = [...svg.matchAll(/role-axis-label"[^>]*>([\s\S]*?)<\/g>/g)]
+      .map((group) => [...group[1].matchAll(/<text[^>]*>([^<]*)<\/text>/g)].map((m) => m[1]));
+    const epochAxes = labels.filter((texts) => texts.includes("1") && texts.includes("2"));
+    assert.ok(epochAxes.length >= 1, `an epoch axis in ${JSON.stringify(labels)}`);
+    for (const texts of epochAxes) assert.deepEqual(texts, ["1", "2"]);
+  }
 });

@@ -11,7 +11,7 @@ import {
 } from "../lib/notebook/display.ts";
 import { historyOf, overfitHistory } from "./history_fixtures.ts";
 
-Deno.test("the notebook reporter shows one display and updates it in place with Keras' lines", async () => {
+Deno.test("the notebook reporter updates one display in place: a line per finished epoch, a live bar, a closing note", async () => {
   const sent: { type: string; text: string; id: unknown }[] = [];
   const reporter = createNotebookReporter(
     (type, content) => {
@@ -22,25 +22,41 @@ Deno.test("the notebook reporter shows one display and updates it in place with 
     },
     { displayId: "p1", throttleMs: 0 },
   );
-  reporter.epochBegin(0, 2);
-  reporter.batchEnd({ current: 1, target: 2, elapsedSeconds: 1, values: { loss: 0.5 } });
-  reporter.epochEnd("2/2 [==============================] - 2s 1s/step - loss: 0.5000");
-  reporter.epochBegin(1, 2);
-  reporter.epochEnd("2/2 [==============================] - 2s 1s/step - loss: 0.4000");
+  const values = { loss: 0.5, accuracy: 0.75, val_loss: 0.61234, val_accuracy: 0.8 };
+  reporter.epochBegin(0, 30);
+  reporter.batchEnd({ current: 1, target: 30, elapsedSeconds: 1, values: { loss: 0.5 } });
+  reporter.epochEnd("30/30 [====] - 14s", { epochIndex: 0, epochs: 30, seconds: 14.2, values });
+  reporter.epochBegin(1, 30);
+  reporter.batchEnd({ current: 12, target: 30, elapsedSeconds: 6, values: { loss: 0.4 } });
+  reporter.close("Stopped.");
   await reporter.settled();
   assert.equal(sent[0].type, "display_data");
   assert.ok(sent.slice(1).every((m) => m.type === "update_display_data"));
   assert.ok(sent.every((m) => m.id === "p1"));
-  assert.match(sent[1].text, /^Epoch 1\/2\n1\/2 \[/);
+  assert.equal(sent[0].text, "Epoch 1/30");
+  assert.equal(sent[1].text, "Epoch 1/30   1/30 [....................] - ETA: 29s - loss: 0.5000");
+  const finished = "Epoch 1/30 - 14s - loss: 0.5000 - accuracy: 0.7500 - val_loss: 0.6123 - " +
+    "val_accuracy: 0.8000";
+  assert.equal(sent[2].text, finished);
   assert.equal(
-    sent.at(-1)!.text,
-    [
-      "Epoch 1/2",
-      "2/2 [==============================] - 2s 1s/step - loss: 0.5000",
-      "Epoch 2/2",
-      "2/2 [==============================] - 2s 1s/step - loss: 0.4000",
-    ].join("\n"),
+    sent[4].text,
+    `${finished}\nEpoch 2/30  12/30 [=======>............] - ETA: 9s - loss: 0.4000`,
   );
+  assert.equal(sent.at(-1)!.text, `${finished}\nStopped.`);
+  assert.ok(sent.every((m) => m.text.split("\n").every((line) => line.length <= 100)));
+});
+
+Deno.test("without a summary (an older reporter caller) the finished epoch shows Keras' line", async () => {
+  const texts: string[] = [];
+  const reporter = createNotebookReporter((_, content) => {
+    texts.push((content.data as Record<string, string>)["text/plain"]);
+    return Promise.resolve();
+  }, { throttleMs: 0 });
+  reporter.epochBegin(0, 2);
+  reporter.epochEnd("2/2 [==============================] - 2s 1s/step - loss: 0.5000");
+  reporter.close();
+  await reporter.settled();
+  assert.equal(texts.at(-1), "2/2 [==============================] - 2s 1s/step - loss: 0.5000");
 });
 
 Deno.test("markdownDisplay shows computed markdown, with the same text as plain text", () => {

@@ -8,6 +8,7 @@ import {
   composeTransferModel,
   createArticleFlows,
   extractFeatures,
+  FeatureExtractionStopped,
   featureExtractor,
   trainBaseline,
   trainTransfer,
@@ -81,6 +82,28 @@ Deno.test("feature extraction covers every image of one pass with its label", as
     assert.deepEqual(shape, [7, 7, 4]);
     assert.equal(features.length, 4 * 7 * 7 * 4);
     assert.deepEqual(Array.from(labels).sort(), [0, 0, 1, 1]);
+  });
+});
+
+Deno.test("an aborted signal stops feature extraction before the next batch, saying how far it got", async () => {
+  await withTempDir(async (dir) => {
+    const { flows } = await fixtureFlows(dir);
+    const extractor = featureExtractor(tinyBase());
+    const controller = new AbortController();
+    let batches = 0;
+    const predict = async (xs: Float32Array, shape: readonly number[]) => {
+      batches++;
+      controller.abort(); // the Stop button during the first batch
+      const out = tf.tidy(() => extractor.predict(tf.tensor(xs, [...shape])) as tf.Tensor);
+      const data = await out.data() as Float32Array;
+      out.dispose();
+      return data;
+    };
+    const error = await extractFeatures(extractor, flows.train, predict, controller.signal)
+      .then(() => null, (e) => e);
+    assert.ok(error instanceof FeatureExtractionStopped, String(error));
+    assert.match(error.message, /after \d+ of 12 images of .*training_set: nothing was trained/);
+    assert.equal(batches, 1);
   });
 });
 

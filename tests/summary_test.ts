@@ -32,3 +32,29 @@ Deno.test("frozen layers count as non-trainable parameters", () => {
     model.dispose();
   }
 });
+
+Deno.test("maxLayers keeps the first and last layers and the whole model's counts", () => {
+  const model = createBaselineModel({ compile: false }); // 7 layers
+  try {
+    const full = summarize(model);
+    const short = summarize(model, { maxLayers: 4 });
+    const rows = (text: string) =>
+      text.split("\n").filter((l) => /^\w+ \(\w+/.test(l) && !l.startsWith("Layer "));
+    assert.deepEqual(rows(short).map((l) => l.split(" ")[0]), [
+      "conv2d",
+      "max_pooling2d",
+      "dense",
+      "dense_1",
+    ]);
+    assert.ok(short.includes("... 3 more layers (leave out maxLayers to see them) ..."));
+    assert.equal(rows(full).length, 7);
+    assert.ok(short.endsWith(full.slice(full.indexOf("Total params:"))), "same totals");
+    assert.equal(summarize(model, { maxLayers: 7 }), full, "no cut when every layer fits");
+    assert.throws(
+      () => summarize(model, { maxLayers: 1 }),
+      /maxLayers must be .* at least 2 \(got 1\)/,
+    );
+  } finally {
+    model.dispose();
+  }
+});

@@ -44,7 +44,7 @@ export class JupyterMissingError extends NotebookRunnerError {
 /** How to install what the notebooks need (Debian packages and Deno's kernelspec). */
 export const JUPYTER_INSTALL_HINT =
   "Install Jupyter's headless runner and the Deno kernel with:\n" +
-  "  apt-get install -y jupyter-nbconvert python3-nbclient\n" +
+  "  apt-get install -y jupyter-nbconvert python3-nbclient python3-jupyter-client\n" +
   "  deno jupyter --install --force";
 
 /** The `jupyter` the runner uses unless told otherwise. */
@@ -452,6 +452,8 @@ export interface JupyterSetup {
   temporaryKernel: boolean;
   /** The environment to run nbconvert with: finds the temporary kernelspec, when there is one. */
   env: Record<string, string>;
+  /** The Python that runs `jupyter` (its shebang's), with nbclient and jupyter_client. */
+  python: string;
 }
 
 /** Options for {@linkcode checkJupyter}. */
@@ -523,7 +525,7 @@ async function pythonOf(jupyter: string): Promise<string | null> {
  */
 export async function checkNbconvert(
   options: Pick<CheckJupyterOptions, "jupyter" | "env"> = {},
-): Promise<{ jupyter: string; nbconvertVersion: string }> {
+): Promise<{ jupyter: string; nbconvertVersion: string; python: string }> {
   const jupyter = options.jupyter ?? DEFAULT_JUPYTER;
   let version;
   try {
@@ -548,7 +550,7 @@ export async function checkNbconvert(
       );
     }
   }
-  return { jupyter, nbconvertVersion: version.stdout.trim() };
+  return { jupyter, nbconvertVersion: version.stdout.trim(), python: python ?? "python3" };
 }
 
 async function findKernelspec(
@@ -646,7 +648,7 @@ const SEP = Deno.build.os === "windows" ? ";" : ":";
  * ```
  */
 export async function checkJupyter(options: CheckJupyterOptions = {}): Promise<JupyterSetup> {
-  const { jupyter, nbconvertVersion } = await checkNbconvert(options);
+  const { jupyter, nbconvertVersion, python } = await checkNbconvert(options);
   const kernelName = options.kernelName ?? DENO_KERNELSPEC.name;
   const env = options.env ?? Deno.env.toObject();
   if (!options.alwaysTemporaryKernel) {
@@ -659,6 +661,7 @@ export async function checkJupyter(options: CheckJupyterOptions = {}): Promise<J
         kernelJson: found.kernelJson,
         temporaryKernel: false,
         env,
+        python,
       };
     }
     if (options.temporaryKernelDir === undefined) {
@@ -692,6 +695,7 @@ export async function checkJupyter(options: CheckJupyterOptions = {}): Promise<J
     kernelJson: temporary.kernelJson,
     temporaryKernel: true,
     env: temporary.env,
+    python,
   };
 }
 

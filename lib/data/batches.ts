@@ -127,6 +127,12 @@ export interface DirectoryIterator extends AsyncIterable<Batch> {
   next(): Promise<Batch>;
   /** Makes the next batch start a new pass (Keras' `reset()`: `batch_index = 0`). */
   reset(): void;
+  /**
+   * Starts over as if just created: the next batches are the first ones again, in the same
+   * order with the same augmentations (`reset()` keeps counting batches, as Keras does, so the
+   * batches after it differ). What a re-run notebook cell needs to repeat its figures.
+   */
+  restart(): void;
 }
 
 const CLASS_MODES: readonly ClassMode[] = ["binary", "categorical", "sparse", "none"];
@@ -328,6 +334,10 @@ export async function flowFromDirectory(
     },
     reset() {
       batchIndex = 0;
+    },
+    restart() {
+      batchIndex = 0;
+      totalBatchesSeen = 0;
     },
     async *[Symbol.asyncIterator]() {
       while (true) yield await iterator.next();

@@ -41,8 +41,20 @@ export function formatCount(n: number): string {
   return Math.round(n).toString().replace(/\B(?=(\d{3})+(?!\d))/g, ",");
 }
 
+/** Options for {@linkcode summarize}. */
+export interface SummaryOptions {
+  /** Characters per line, as Keras' `line_length` (default 65). */
+  lineLength?: number;
+  /**
+   * Show at most this many layers: the first and last halves, with one line saying how many are
+   * left out in between. Default: every layer. (MobileNet's full table is 173 lines.)
+   */
+  maxLayers?: number;
+}
+
 /**
- * Renders Keras' summary table for a sequential-like model.
+ * Renders Keras' summary table for a sequential-like model; `maxLayers` shortens it to the first
+ * and last layers (the parameter counts at the end always cover the whole model).
  *
  * @example
  * ```ts
@@ -52,9 +64,11 @@ export function formatCount(n: number): string {
  * // Layer (type)                 Output Shape              Param #
  * // ...
  * // Total params: 813,217
+ * console.log(summarize(base.model, { maxLayers: 8 })); // 4 first, "... 78 more layers ...", 4 last
  * ```
  */
-export function summarize(model: tf.LayersModel, lineLength = 65): string {
+export function summarize(model: tf.LayersModel, options: SummaryOptions = {}): string {
+  const lineLength = options.lineLength ?? 65;
   const positions = [0.45, 0.85, 1].map((p) => Math.floor(lineLength * p));
   // keras.utils.print_summary: each field is appended, cut at its column's end, then padded.
   const row = (fields: string[]) =>
@@ -66,15 +80,30 @@ export function summarize(model: tf.LayersModel, lineLength = 65): string {
   lines.push(row(["Layer (type)", "Output Shape", "Param #"]));
   lines.push("=".repeat(lineLength));
   const layers = model.layers as tf.layers.Layer[];
-  layers.forEach((layer, i) => {
-    lines.push(
-      row([
-        `${layer.name} (${layer.getClassName()})`,
-        formatShape(layer),
-        String(layer.countParams()),
-      ]),
+  const max = options.maxLayers ?? layers.length;
+  if (!Number.isInteger(max) || max < 2) {
+    throw new RangeError(
+      `summarize: maxLayers must be a whole number of at least 2 (got ${options.maxLayers}).`,
     );
-    if (i < layers.length - 1) lines.push("_".repeat(lineLength));
+  }
+  const head = layers.length > max ? Math.ceil(max / 2) : layers.length;
+  const tail = layers.length > max ? max - head : 0;
+  const shown: (tf.layers.Layer | number)[] = tail > 0
+    ? [...layers.slice(0, head), layers.length - head - tail, ...layers.slice(-tail)]
+    : layers;
+  shown.forEach((layer, i) => {
+    if (typeof layer === "number") {
+      lines.push(`... ${layer} more layers (leave out maxLayers to see them) ...`);
+    } else {
+      lines.push(
+        row([
+          `${layer.name} (${layer.getClassName()})`,
+          formatShape(layer),
+          String(layer.countParams()),
+        ]),
+      );
+    }
+    if (i < shown.length - 1) lines.push("_".repeat(lineLength));
   });
   lines.push("=".repeat(lineLength));
   const counts = countParams(model);

@@ -19,7 +19,12 @@ import { JUPYTER_DISPLAY, type JupyterDisplayable } from "../report/charts.ts";
 import type { ExperimentConfig } from "../config.ts";
 import { diagnoseFit } from "../training/diagnose.ts";
 import type { History } from "../training/history.ts";
-import { formatEpochLine, formatProgbar, type ProgressReporter } from "../training/progress.ts";
+import {
+  formatEpochLine,
+  formatEpochProgress,
+  formatEpochSummary,
+  type ProgressReporter,
+} from "../training/progress.ts";
 
 /** The shape of `Deno.jupyter.broadcast`. */
 export type Broadcast = (msgType: string, content: Record<string, unknown>) => Promise<void>;
@@ -27,6 +32,8 @@ export type Broadcast = (msgType: string, content: Record<string, unknown>) => P
 /** A reporter for notebooks; `settled()` resolves once every update has been sent. */
 export interface NotebookReporter extends ProgressReporter {
   settled(): Promise<void>;
+  /** Ends the display: drops the running bar and shows `note` in its place (e.g. why it stopped). */
+  close(note?: string): void;
 }
 
 /** Options for {@linkcode createNotebookReporter}. */
@@ -38,8 +45,11 @@ export interface NotebookReporterOptions {
 }
 
 /**
- * Keras-style progress for a notebook: one display with every finished epoch's line and the
- * running bar, updated in place (`display_data` once, then `update_display_data`).
+ * Training progress for a notebook, short enough to read at a glance: one display, updated in
+ * place (`display_data` once, then `update_display_data`), holding one line per finished epoch
+ * (`Epoch 3/30 - 14s - loss: ... - val_accuracy: ...`, under 100 characters) and one live line
+ * for the running epoch with its bar. 30 epochs make 31 lines, where Keras' printout makes 60
+ * lines of ~125 characters that a notebook wraps mid-word.
  *
  * @example
  * ```ts
@@ -56,13 +66,14 @@ export function createNotebookReporter(
   const displayId = options.displayId ?? `progress-${crypto.randomUUID()}`;
   const throttleMs = options.throttleMs ?? 250;
   const finished: string[] = [];
-  let header = "";
-  let bar = "";
+  let current = "";
+  let epoch = 0;
+  let epochs = 0;
   let shown = false;
   let lastDraw = 0;
   let chain: Promise<void> = Promise.resolve();
   const draw = () => {
-    const text = [...finished, header, bar].filter((l) => l !== "").join("\n");
+    const text = [...finished, current].filter((l) => l !== "").join("\n");
     const msgType = shown ? "update_display_data" : "display_data";
     shown = true;
     lastDraw = performance.now();
@@ -75,20 +86,24 @@ export function createNotebookReporter(
     );
   };
   return {
-    epochBegin(epochIndex, epochs) {
-      header = formatEpochLine(epochIndex, epochs);
-      bar = "";
+    epochBegin(epochIndex, total) {
+      epoch = epochIndex;
+      epochs = total;
+      current = formatEpochLine(epochIndex, total);
       draw();
     },
     batchEnd(state) {
       if (state.current >= state.target || performance.now() - lastDraw < throttleMs) return;
-      bar = formatProgbar(state);
+      current = formatEpochProgress(epoch, epochs, state);
       draw();
     },
-    epochEnd(line) {
-      finished.push(header, line);
-      header = "";
-      bar = "";
+    epochEnd(line, summary) {
+      finished.push(summary ? formatEpochSummary(summary) : line);
+      current = "";
+      draw();
+    },
+    close(note) {
+      current = note ?? "";
       draw();
     },
     settled: () => chain,

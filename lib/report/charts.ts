@@ -97,6 +97,28 @@ function seriesSummary(
   return `${text} (${metric === "loss" ? "min" : "best"} ${fmt(values[i])} at epoch ${i + 1})`;
 }
 
+/**
+ * Tick values for an epoch axis: whole epochs only. Vega-Lite's `tickMinStep: 1` does not stop
+ * half-epoch ticks on a domain of two epochs (the axis read "1 2 2" with `format: "d"`), so the
+ * ticks are given: every epoch up to 12, else 1 and every 2nd, 5th, 10th, ... epoch (about ten
+ * ticks).
+ *
+ * @example
+ * ```ts
+ * epochTicks(2); // [1, 2]
+ * epochTicks(30); // [1, 5, 10, 15, 20, 25, 30]
+ * ```
+ */
+export function epochTicks(epochs: number): number[] {
+  const n = Math.max(1, Math.floor(epochs));
+  if (n <= 12) return Array.from({ length: n }, (_, i) => i + 1);
+  const steps = [2, 5, 10, 20, 50, 100, 200, 500, 1000];
+  const step = steps.find((s) => n / s <= 10) ?? Math.ceil(n / 10);
+  const ticks = [1];
+  for (let t = step; t <= n; t += step) ticks.push(t);
+  return ticks;
+}
+
 function curveSpec(
   history: History,
   metric: Metric,
@@ -142,7 +164,7 @@ function curveSpec(
         field: "epoch",
         type: "quantitative",
         title: "epoch",
-        axis: { tickMinStep: 1, format: "d" },
+        axis: { values: epochTicks(Math.max(n, 2)), format: "d" },
         scale: { domain: [1, Math.max(n, 2)], nice: false },
       },
       y: {
@@ -300,7 +322,7 @@ export function comparisonChartSpec(
         field: "epoch",
         type: "quantitative" as const,
         title: "epoch",
-        axis: { tickMinStep: 1, format: "d" },
+        axis: { values: epochTicks(Math.max(maxEpochs, 2)), format: "d" },
         scale: { domain: [1, Math.max(maxEpochs, 2)], nice: false },
       },
       y: {

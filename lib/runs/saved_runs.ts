@@ -191,6 +191,8 @@ export interface TrainArticleBaselineOptions {
   reporter?: ProgressReporter & { settled?: () => Promise<void> };
   /** Where the `Found ...` lines go. Default `console.log`. */
   log?: (line: string) => void;
+  /** Stops training at the next batch once aborted (a notebook's Stop button). */
+  signal?: AbortSignal;
 }
 
 /**
@@ -210,6 +212,7 @@ export async function trainArticleBaseline(
   const flows = await createArticleFlows(options.dataDir, options.config, { log: options.log });
   const trained = await trainBaseline(flows, options.config, {
     reporter: options.reporter,
+    signal: options.signal,
     trainStep: threadPlan(options.config.threads).trainStep,
   });
   await options.reporter?.settled?.();

@@ -14,13 +14,20 @@ import type { ExperimentConfig, TransferMode } from "../config.ts";
 import { DatasetError, scanImageDirectory } from "../data/dataset.ts";
 import { validateArticleLayout } from "../data/layout.ts";
 import { statOrNull } from "../_fs.ts";
+import { CarplaneError } from "../errors.ts";
 import type { Interpolation } from "../data/images.ts";
 import { compileClassifier, createBaselineModel } from "../models/baseline.ts";
 import type { PretrainedBase } from "../models/base.ts";
 import { createTransferHead } from "../models/head.ts";
 import type { InputSpec } from "../models/predict.ts";
 import type { ProgressReporter } from "./progress.ts";
-import { fit, type FitResult, nextTurnOfEventLoop, type TrainStep } from "./fit.ts";
+import {
+  type BatchSource,
+  fit,
+  type FitResult,
+  nextTurnOfEventLoop,
+  type TrainStep,
+} from "./fit.ts";
 import { createWeightedTrainStep } from "./class_weight.ts";
 
 /** The article's training `ImageDataGenerator`. */
@@ -170,7 +177,10 @@ export interface TrainSettings {
    * a custom `trainStep` must apply it itself (`createDataParallelTrainStep(model, { classWeight })`).
    */
   classWeight?: readonly number[];
-  /** Stops training (and feature extraction) at the next batch once aborted; see `fit`. */
+  /**
+   * Stops training, and feature extraction, before the next batch once aborted (a notebook's
+   * Stop button, Ctrl-C); the Workers are closed either way.
+   */
   signal?: AbortSignal;
 }
 
@@ -229,6 +239,28 @@ async function fitWith(
   }
 }
 
+/**
+ * Raised when a signal stops feature extraction: unlike an interrupted `fit`, it has no partial
+ * result worth keeping (a head needs the features of every image).
+ */
+export class FeatureExtractionStopped extends CarplaneError {}
+
+/**
+ * What `fit` trained in {@linkcode trainTransfer} and on which batches: the head on the cached
+ * features (or the whole model on the generators, in `augmented` mode). Training can go on from
+ * there, e.g. after a notebook's Stop button.
+ */
+export interface FitInputs {
+  /** The model `fit` trained. */
+  model: tf.LayersModel;
+  /** Its training batches, where the last epoch left them. */
+  train: BatchSource;
+  /** Its validation batches. */
+  val: BatchSource;
+  /** Batches per epoch. */
+  stepsPerEpoch: number;
+}
+
 /** Runs a model on `shape[0]` images stored flat in `xs`; resolves to the outputs, flat. */
 export type FeaturePredict = (xs: Float32Array, shape: readonly number[]) => Promise<Float32Array>;
 
@@ -265,7 +297,13 @@ export async function extractFeatures(
   let filled = 0;
   for (let step = 0; step < iterator.stepsPerPass; step++) {
     if (signal) await nextTurnOfEventLoop(); // lets a signal listener run: see fit.ts
-    signal?.throwIfAborted();
+    if (signal?.aborted) {
+      throw new FeatureExtractionStopped(
+        `Feature extraction stopped by the interrupt after ${filled} of ${iterator.samples} ` +
+          `images of ${iterator.directory}: nothing was trained.`,
+        { hint: "run it again to start over.", cause: signal.reason },
+      );
+    }
     const batch = await iterator.next();
     const out = await predict(batch.xs, batch.shape);
     features.set(out, filled * size);
@@ -354,7 +392,7 @@ export async function trainTransfer(
   flows: ArticleFlows,
   config: ExperimentConfig,
   settings: TransferSettings = {},
-): Promise<TrainedModel & { head: tf.Sequential; featureSeconds: number }> {
+): Promise<TrainedModel & { head: tf.Sequential; featureSeconds: number; fitted: FitInputs }> {
   const log = settings.log ?? console.log;
   const mode = settings.mode ?? "features";
   const featureShape = base.model.outputs[0].shape.slice(1) as number[];
@@ -369,7 +407,13 @@ export async function trainTransfer(
     settings.beforeFit?.(model);
     log(`Training the head end to end through the frozen ${base.name} base, with augmentation.`);
     const result = await fitWith(model, flows.train, flows.val, config, settings);
-    return { model, head, fit: result, featureSeconds: 0 };
+    const fitted = {
+      model,
+      train: flows.train,
+      val: flows.val,
+      stepsPerEpoch: config.stepsPerEpoch,
+    };
+    return { model, head, fit: result, featureSeconds: 0, fitted };
   }
   const extractor = featureExtractor(base);
   const started = performance.now();
@@ -420,5 +464,11 @@ export async function trainTransfer(
     trainSource.stepsPerPass,
   );
   const model = composeTransferModel(base, head);
-  return { model, head, fit: result, featureSeconds };
+  const fitted = {
+    model: head,
+    train: trainSource,
+    val: valSource,
+    stepsPerEpoch: trainSource.stepsPerPass ?? config.stepsPerEpoch,
+  };
+  return { model, head, fit: result, featureSeconds, fitted };
 }

@@ -259,6 +259,7 @@ export async function fit(
         elapsedSeconds: seconds,
         values: logs,
       }),
+      { epochIndex: epoch, epochs: options.epochs, seconds, values: logs },
     );
     await options.onEpochEnd?.(epoch, logs);
   }
