@@ -11,7 +11,7 @@ import {
 import { openRunStore } from "../lib/runs/store.ts";
 import { makeArticleLayout, withTempDir } from "./fixtures.ts";
 import { historyOf } from "./history_fixtures.ts";
-import { record, SPEC, tinyModel } from "./store_fixtures.ts";
+import { record, SPEC } from "./store_fixtures.ts";
 
 await tf.setBackend("cpu");
 tf.env().set("PROD", true);
