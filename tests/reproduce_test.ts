@@ -59,6 +59,7 @@ const OUTPUTS = [
   "model_accuracy.png",
   "predictions.json",
   "test_predictions.png",
+  "baseline_gradcam.png",
   "report.md",
   "history.json",
   "models/baseline/model.json",
@@ -80,6 +81,10 @@ Deno.test("a quick reproduce run on a fixture dataset writes every output, metri
     const lines: string[] = [];
     const metrics = await reproduce(options(data, out, { log: (l) => lines.push(l) }));
     for (const name of OUTPUTS) assert.ok(await exists(join(out, name)), `${name} written`);
+    assert.match(
+      await Deno.readTextFile(join(out, "report.md")),
+      /!\[Grad-CAM, baseline\]\(baseline_gradcam\.png\)/,
+    );
     const saved: ReproduceMetrics = JSON.parse(await Deno.readTextFile(join(out, "metrics.json")));
     assert.deepEqual(saved.dataset.classNames, ["cars", "planes"]);
     assert.deepEqual([saved.dataset.train, saved.dataset.val, saved.dataset.test], [16, 6, 4]);
@@ -297,7 +302,14 @@ Deno.test("offline on a fresh machine: the embedded sample and the embedded Mobi
     assert.match(report, /- Data source: the sample embedded in the repository/);
     assert.match(report, /- Transfer base: mobilenet \(the embedded MobileNet v1 0\.25/);
     assert.match(report, /\*\*mobilenet in place of the article's VGG16\*\*/);
-    for (const name of ["models/transfer/model.json", "comparison.png", "transfer_loss.png"]) {
+    for (
+      const name of [
+        "models/transfer/model.json",
+        "comparison.png",
+        "transfer_loss.png",
+        "transfer_gradcam.png",
+      ]
+    ) {
       assert.ok(await exists(join(out, name)), name);
     }
   });

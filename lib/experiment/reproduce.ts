@@ -34,12 +34,14 @@ import {
 import { countParams, summarize } from "../models/summary.ts";
 import { accuracyChartSpec, comparisonChartSpec, lossChartSpec } from "../report/charts.ts";
 import { renderContactSheet } from "../report/contact_sheet.ts";
+import { renderGradCamSheet } from "../report/heatmap.ts";
+import { explainImages } from "../models/gradcam.ts";
 import type { ModelMetrics, ReproduceMetrics } from "../report/metrics.ts";
 import { renderReport } from "../report/report.ts";
 import { printableLine } from "../_escape.ts";
 import { beginRun, RunInterruptedError } from "../runs/staging.ts";
 import { checkSeparateFolders } from "../runs/folders.ts";
-import { REPORT_FILE } from "../runs/store.ts";
+import { gradCamFile, REPORT_FILE, type RunStore } from "../runs/store.ts";
 import { diagnoseFit } from "../training/diagnose.ts";
 import {
   type ArticleFlows,
@@ -143,6 +145,7 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceMet
     const baselineMetrics = modelMetrics(baseline.model, baseline.fit, baselineRows);
     log(baselineMetrics.diagnosis.message);
     log(`Baseline on the test images: ${baselineMetrics.test.line}`);
+    await saveGradCam(store, "baseline", baseline.model, testList, flows.inputSpec);
     baseline.model.dispose();
 
     // 2. Transfer learning.
@@ -211,6 +214,7 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceMet
         };
         log(transferMetrics.diagnosis.message);
         log(`Transfer model on the test images: ${transferMetrics.test.line}`);
+        await saveGradCam(store, "transfer", transfer.model, testList, flows.inputSpec);
         transfer.model.dispose();
       }
     }
@@ -331,6 +335,24 @@ async function loadBase(
     log,
     defaultVgg16Weights: options.defaultSources?.vgg16Weights,
   });
+}
+
+/** Where the model looks in each test image: `<kind>_gradcam.png` (Grad-CAM, DLwP 5.4). */
+async function saveGradCam(
+  store: RunStore,
+  kind: "baseline" | "transfer",
+  model: tf.LayersModel,
+  list: Awaited<ReturnType<typeof collectImages>>,
+  spec: InputSpec,
+): Promise<void> {
+  const explained = await explainImages(model, list, spec);
+  await store.writeFile(
+    gradCamFile(kind),
+    await renderGradCamSheet(explained, {
+      classNames: spec.classNames,
+      title: `Grad-CAM of the ${kind} model on the test images`,
+    }),
+  );
 }
 
 async function predictTest(

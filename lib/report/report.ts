@@ -149,6 +149,17 @@ export function renderReport(m: ReproduceMetrics, backendLine: string): string {
     "",
     "![Test predictions](test_predictions.png)",
     "",
+    "Where each model looks (Grad-CAM on its last convolutional layer; red is where the",
+    "evidence for the predicted class lies):",
+    "",
+    ...(t
+      ? [
+        "![Grad-CAM, baseline](baseline_gradcam.png)",
+        "",
+        "![Grad-CAM, transfer](transfer_gradcam.png)",
+      ]
+      : ["![Grad-CAM, baseline](baseline_gradcam.png)"]),
+    "",
     "Confusion matrix (rows: true class, columns: predicted):",
     "",
     ...confusionTable(final.confusionMatrix, m.dataset.classNames),

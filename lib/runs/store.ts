@@ -118,6 +118,18 @@ export const CONTACT_SHEET_FILE = "test_predictions.png";
 export const REPORT_FILE = "report.md";
 
 /**
+ * The Grad-CAM sheet of a model's test predictions.
+ *
+ * @example
+ * ```ts
+ * gradCamFile("transfer"); // "transfer_gradcam.png"
+ * ```
+ */
+export function gradCamFile(kind: ModelKind): string {
+  return `${kind}_gradcam.png`;
+}
+
+/**
  * Every entry a run owns in the outputs folder (files, and model folders under `models/`): what
  * a completed run replaces as a whole. Anything else in the folder (executed notebooks, files
  * of your own) is left alone.
@@ -129,6 +141,7 @@ export const RUN_ENTRIES: readonly string[] = [
   CONTACT_SHEET_FILE,
   REPORT_FILE,
   ...MODEL_KINDS.map((k) => `models/${k}`),
+  ...MODEL_KINDS.map(gradCamFile),
   // deno task train: one model, its contact sheet and its Grad-CAM sheet
   "model",
   "predictions.png",
