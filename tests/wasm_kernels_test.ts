@@ -15,6 +15,7 @@ import {
 } from "../lib/training/wasm_kernels/mod.ts";
 import { measureBaselineTraining } from "../tools/bench/measure.ts";
 import { createBaselineModel } from "../lib/models/baseline.ts";
+import { randomArray, relativeError, sizeOf } from "./kernel_fixtures.ts";
 
 const TOLERANCE = 1e-4;
 
@@ -24,35 +25,6 @@ const upstreamConv2DBackpropInput = tf.getKernel("Conv2DBackpropInput", "wasm").
 // Registration happens once, before the wasm backend initialises (as an application would).
 const firstRegistration = registerWasmTrainingKernels();
 await tf.setBackend("wasm");
-
-/** Deterministic pseudo-random numbers (mulberry32), so both backends see identical inputs. */
-function randomArray(size: number, seed: number, scale = 1): Float32Array {
-  let a = seed >>> 0;
-  const out = new Float32Array(size);
-  for (let i = 0; i < size; i++) {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    out[i] = ((((t ^ (t >>> 14)) >>> 0) / 4294967296) * 2 - 1) * scale;
-  }
-  return out;
-}
-
-const sizeOf = (shape: number[]) => shape.reduce((a, b) => a * b, 1);
-
-/** max |a - b| / max |b| (with a tiny floor so an all-zero reference still compares). */
-function relativeError(a: Float32Array, b: Float32Array): number {
-  assert.equal(a.length, b.length, "result sizes differ");
-  let diff = 0;
-  let scale = 0;
-  for (let i = 0; i < a.length; i++) {
-    const d = Math.abs(a[i] - b[i]);
-    diff = Number.isNaN(d) ? Infinity : Math.max(diff, d);
-    scale = Math.max(scale, Math.abs(b[i]));
-  }
-  return diff / Math.max(scale, 1e-12);
-}
 
 /**
  * Runs `body` on `backend`, returning the results as arrays. On wasm the engine's kernel leak
