@@ -51,6 +51,19 @@ through the environment variable in brackets (the flag wins).
   --cache-dir DIR      download cache (default ~/.cache/carplane) [CARPLANE_CACHE_DIR]
   --strict             stop on unreadable images instead of skipping them [CARPLANE_STRICT]
 
+Beyond the article:
+  --seeds N|LIST       train every model with N seeds (from --seed on, at most 100) or the
+                       seeds listed (e.g. 1,2,7); report mean, sd, min, max and the article's
+                       claims counted over seeds [CARPLANE_SEEDS]
+  --fine-tune          fine-tune the base's top block after the transfer head: a third model
+                       [CARPLANE_FINE_TUNE]
+  --fine-tune-lr X     Adam learning rate of fine-tuning (default 0.00001)
+                       [CARPLANE_FINE_TUNE_LR]
+  --fine-tune-epochs N epochs of fine-tuning, 1 to 10000 (default 10)
+                       [CARPLANE_FINE_TUNE_EPOCHS]
+  --train-per-class L  also train baseline and transfer on L training images per class (e.g.
+                       20,40,80): val accuracy against data size [CARPLANE_TRAIN_PER_CLASS]
+
 The run is written beside --out and moved in only when complete: a failed or interrupted run
 (Ctrl-C) leaves the previous one whole. One run at a time per --out.`;
 
@@ -72,6 +85,11 @@ async function main(args: string[]): Promise<void> {
     threads: { type: "string" },
     "cache-dir": { type: "string" },
     strict: { type: "boolean" },
+    seeds: { type: "string" },
+    "fine-tune": { type: "boolean" },
+    "fine-tune-lr": { type: "string" },
+    "fine-tune-epochs": { type: "string" },
+    "train-per-class": { type: "string" },
     help: { type: "boolean", short: "h" },
   }, USAGE);
   if (flags.help) {

@@ -48,6 +48,26 @@ export interface TransferConfig {
   headLearningRate?: number;
 }
 
+/** Adam's learning rate for fine-tuning: 1e-5, a hundredth of Keras' default (Keras' guide). */
+export const FINE_TUNE_LEARNING_RATE = 1e-5;
+
+/** Epochs of fine-tuning by default. */
+export const FINE_TUNE_EPOCHS = 10;
+
+/**
+ * Fine-tuning after the transfer head (beyond the article; Chollet's DLwP 5.3): the base's top
+ * block unfrozen, trained on at a low learning rate.
+ */
+export interface FineTuneConfig {
+  /** Epochs of fine-tuning ({@linkcode FINE_TUNE_EPOCHS} by default). */
+  epochs: number;
+  /** Adam's learning rate ({@linkcode FINE_TUNE_LEARNING_RATE} by default). */
+  learningRate: number;
+}
+
+/** At most this many seeds in one run (`--seeds`): each one retrains every model. */
+export const MAX_SEEDS = 100;
+
 /** An experiment: the article's protocol, transfer learning, and how to run it. */
 export interface ExperimentConfig {
   /** Image size `[height, width]` every image is resized to. */
@@ -70,6 +90,18 @@ export interface ExperimentConfig {
   strict: boolean;
   /** Download cache folder; undefined for the default (`~/.cache/carplane`). */
   cacheDir?: string;
+  /**
+   * Every seed to train every model with (`--seeds`), the first being `seed`: its run is the one
+   * whose models, charts and predictions are saved. Undefined (or one seed): the single run.
+   */
+  seeds?: number[];
+  /** Fine-tune the transfer model's top block after its head (`--fine-tune`), or null. */
+  fineTune: FineTuneConfig | null;
+  /**
+   * Training images per class for the accuracy-vs-data-size experiment (`--train-per-class`),
+   * ascending; undefined for none.
+   */
+  trainPerClass?: number[];
 }
 
 /** The folders a run reads and writes. */
@@ -110,7 +142,9 @@ type Kind =
   | { type: "rate"; max: number }
   | { type: "choice"; choices: readonly string[] }
   | { type: "text" }
-  | { type: "switch" };
+  | { type: "switch" }
+  | { type: "seeds" }
+  | { type: "sizes"; max: number };
 
 /** One setting: its flag, its environment variable(s), and what values it takes. */
 export interface SettingSpec {
@@ -177,6 +211,23 @@ export const SETTINGS = {
   },
   cacheDir: { flag: "--cache-dir", env: ["CARPLANE_CACHE_DIR"], kind: { type: "text" } },
   strict: { flag: "--strict", env: ["CARPLANE_STRICT"], kind: { type: "switch" } },
+  seeds: { flag: "--seeds", env: ["CARPLANE_SEEDS"], kind: { type: "seeds" } },
+  fineTune: { flag: "--fine-tune", env: ["CARPLANE_FINE_TUNE"], kind: { type: "switch" } },
+  fineTuneLearningRate: {
+    flag: "--fine-tune-lr",
+    env: ["CARPLANE_FINE_TUNE_LR"],
+    kind: { type: "rate", max: 10 },
+  },
+  fineTuneEpochs: {
+    flag: "--fine-tune-epochs",
+    env: ["CARPLANE_FINE_TUNE_EPOCHS"],
+    kind: { type: "count", min: 1, max: 10_000 },
+  },
+  trainPerClass: {
+    flag: "--train-per-class",
+    env: ["CARPLANE_TRAIN_PER_CLASS"],
+    kind: { type: "sizes", max: 100_000 },
+  },
 } as const satisfies Record<string, SettingSpec>;
 
 /** The name of a setting in {@linkcode SETTINGS}. */
@@ -254,18 +305,112 @@ export function parseExperimentConfig(sources: ConfigSources = {}): ExperimentCo
     preprocessing: (value("preprocessing") as Preprocessing | undefined) ?? "rescale",
     headLearningRate: value("headLearningRate") as number | undefined,
   };
+  const seed = (value("seed") as number | undefined) ?? 42;
+  const seedsText = read("seeds", (v) => v) as string | undefined;
+  const seeds = seedsText === undefined
+    ? undefined
+    : parseSeedList(seedsText, seed, raw("seeds")!.from);
+  const fineTuneOn = (value("fineTune") as boolean | undefined) ?? false;
+  const fineTuneLr = value("fineTuneLearningRate") as number | undefined;
+  const fineTuneEpochs = value("fineTuneEpochs") as number | undefined;
+  if (!fineTuneOn && (fineTuneLr !== undefined || fineTuneEpochs !== undefined)) {
+    const from = raw(fineTuneLr !== undefined ? "fineTuneLearningRate" : "fineTuneEpochs")!.from;
+    throw new ConfigError(
+      from,
+      `${from} sets how fine-tuning runs, but fine-tuning is off: add ` +
+        `${from.startsWith("--") ? "--fine-tune" : "CARPLANE_FINE_TUNE=1"} to run it.`,
+    );
+  }
+  if (fineTuneOn && transfer === null) {
+    const [f, b] = [raw("fineTune")!.from, raw("base")!.from];
+    throw new ConfigError(
+      f,
+      `${f} fine-tunes the pretrained base's top block, but ${b} is none (no transfer model). ` +
+        `Drop ${f}, or choose a base.`,
+    );
+  }
+  const sizesText = read("trainPerClass", (v) => v) as string | undefined;
   return {
     targetSize: [64, 64],
     batchSize: (value("batchSize") as number | undefined) ?? 32,
     epochs: (value("epochs") as number | undefined) ?? protocol.epochs,
     stepsPerEpoch: (value("stepsPerEpoch") as number | undefined) ?? protocol.stepsPerEpoch,
-    seed: (value("seed") as number | undefined) ?? 42,
+    seed,
     quick,
     transfer,
     threads: (value("threads") as number | undefined) ?? 2,
     strict: (value("strict") as boolean | undefined) ?? false,
     cacheDir: value("cacheDir") as string | undefined,
+    seeds,
+    fineTune: fineTuneOn
+      ? {
+        epochs: fineTuneEpochs ?? FINE_TUNE_EPOCHS,
+        learningRate: fineTuneLr ?? FINE_TUNE_LEARNING_RATE,
+      }
+      : null,
+    trainPerClass: sizesText === undefined
+      ? undefined
+      : parsePerClassList(sizesText, raw("trainPerClass")!.from),
   };
+}
+
+/**
+ * Parses `--seeds`: a count `N` gives the seeds `first, first + 1, ..., first + N - 1` (`first`
+ * is `--seed`, default 42, so `--seeds 1` is the single run); a comma-separated list gives those
+ * seeds, in that order (the first one is the run whose models and charts are saved). At most
+ * {@linkcode MAX_SEEDS}; each seed from 0 to 2^53.
+ *
+ * @example
+ * ```ts
+ * parseSeedList("3", 42); // [42, 43, 44]
+ * parseSeedList("1,2,7", 42); // [1, 2, 7]
+ * ```
+ */
+export function parseSeedList(text: string, first: number, from = "--seeds"): number[] {
+  const t = text.trim();
+  const bad = (why = "") =>
+    new ConfigError(
+      from,
+      `${from} takes a number of seeds from 1 to ${MAX_SEEDS} (e.g. 5) or a comma-separated ` +
+        `list of distinct whole-number seeds from 0 to 2^53 (e.g. 1,2,7), got "${text}"${why}.`,
+    );
+  if (!t.includes(",")) {
+    if (!/^[0-9]+$/.test(t)) throw bad();
+    const n = Number(t);
+    if (n < 1 || n > MAX_SEEDS) throw bad();
+    if (n - 1 > MAX_SEED - first) throw bad(` (from --seed ${first} that passes 2^53)`);
+    return Array.from({ length: n }, (_, i) => first + i);
+  }
+  const parts = t.split(",").map((s) => s.trim());
+  if (parts.length > MAX_SEEDS) throw bad(` (${parts.length} seeds)`);
+  if (parts.some((p) => !/^[0-9]+$/.test(p) || BigInt(p) > BigInt(MAX_SEED))) throw bad();
+  const seeds = parts.map(Number);
+  if (new Set(seeds).size !== seeds.length) throw bad(" (a seed twice)");
+  return seeds;
+}
+
+/**
+ * Parses `--train-per-class 20,40,80` into sizes (ascending, each once), each from 1 to 100,000.
+ *
+ * @example
+ * ```ts
+ * parsePerClassList("80,20,40"); // [20, 40, 80]
+ * ```
+ */
+export function parsePerClassList(text: string, from = "--train-per-class"): number[] {
+  const max = (SETTINGS.trainPerClass.kind as { max: number }).max;
+  const parts = text.split(",").map((s) => s.trim());
+  if (
+    parts.length > 20 ||
+    parts.some((p) => !/^[0-9]+$/.test(p) || Number(p) < 1 || Number(p) > max)
+  ) {
+    throw new ConfigError(
+      from,
+      `${from} takes up to 20 comma-separated whole numbers from 1 to ${max} (training ` +
+        `images per class), got "${text}"; e.g. 20,40,80.`,
+    );
+  }
+  return [...new Set(parts.map(Number))].sort((a, b) => a - b);
 }
 
 const FALSE_WORDS = ["0", "false", "no", "off"];
@@ -281,6 +426,9 @@ function parseValue(value: string | boolean, from: string, kind: Kind): unknown 
   }
   if (typeof value !== "string") return fail("a value");
   switch (kind.type) {
+    case "seeds":
+    case "sizes":
+      return value; // parsed by parseSeedList / parsePerClassList, which need more context
     case "count": {
       const takes = `a whole number from ${kind.min} to ${kind.max}, in plain digits`;
       if (!/^[0-9]+$/.test(value)) fail(takes);

@@ -24,7 +24,12 @@ export {
   ConfigError,
   type ExperimentConfig,
   experimentConfig,
+  FINE_TUNE_EPOCHS,
+  FINE_TUNE_LEARNING_RATE,
+  type FineTuneConfig,
   parseExperimentConfig,
+  parsePerClassList,
+  parseSeedList,
   type Preprocessing,
   PREPROCESSINGS,
   projectPaths,
@@ -153,3 +158,22 @@ export {
   type TrainMetrics,
   type TrainOptions,
 } from "./experiment/mod.ts";
+
+// beyond the article: repeated seeds, fine-tuning, accuracy against data size
+export { trainDataSizePoint, trainSeed } from "./experiment/mod.ts";
+export {
+  aggregateSeeds,
+  checkArticleClaims,
+  dataSizeChartSpec,
+  formatSeedTable,
+  pairedComparison,
+  renderDataSizeMarkdown,
+  renderSeedsMarkdown,
+  SEED_MODEL_NAMES,
+  seedBandChartSpec,
+  seedCurves,
+  type SeedRun,
+  type SeedsMetrics,
+  summarizeSeeds,
+} from "./report/mod.ts";
+export { extractTransferFeatures, fineTune, topBlockLayers } from "./training/mod.ts";

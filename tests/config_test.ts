@@ -3,7 +3,11 @@ import {
   BASE_NAMES,
   ConfigError,
   experimentConfig,
+  FINE_TUNE_EPOCHS,
+  FINE_TUNE_LEARNING_RATE,
   parseExperimentConfig,
+  parsePerClassList,
+  parseSeedList,
   PREPROCESSINGS,
   projectPaths,
   SETTINGS,
@@ -147,4 +151,61 @@ Deno.test("data and outputs default to the project's folders and follow the env 
   assert.equal(p.data, `${p.root}/data`);
   const q = projectPaths(env({ CARPLANE_DATA_DIR: "/x/d", CARPLANE_OUTPUTS_DIR: "/x/o" }));
   assert.deepEqual([q.data, q.outputs], ["/x/d", "/x/o"]);
+});
+
+Deno.test("beyond the article: --seeds, --fine-tune (-lr, -epochs), --train-per-class", () => {
+  const plain = parseExperimentConfig({ flags: {} });
+  assert.equal(plain.seeds, undefined);
+  assert.equal(plain.fineTune, null);
+  assert.equal(plain.trainPerClass, undefined);
+  const c = parseExperimentConfig({
+    flags: { seeds: "3", seed: "7", "fine-tune": true, "train-per-class": "80,20,40,20" },
+  });
+  assert.deepEqual(c.seeds, [7, 8, 9]);
+  assert.deepEqual(c.fineTune, { epochs: FINE_TUNE_EPOCHS, learningRate: FINE_TUNE_LEARNING_RATE });
+  assert.deepEqual(c.trainPerClass, [20, 40, 80]);
+  const e = parseExperimentConfig({
+    env: env({
+      CARPLANE_SEEDS: "1,2,7",
+      CARPLANE_FINE_TUNE: "1",
+      CARPLANE_FINE_TUNE_LR: "0.0001",
+      CARPLANE_FINE_TUNE_EPOCHS: "4",
+    }),
+  });
+  assert.deepEqual(e.seeds, [1, 2, 7]);
+  assert.deepEqual(e.fineTune, { epochs: 4, learningRate: 1e-4 });
+  const bad: [Record<string, string | boolean>, RegExp][] = [
+    [{ seeds: "0" }, /--seeds takes a number of seeds from 1 to 100 .* got "0"/],
+    [{ seeds: "101" }, /--seeds takes .* got "101"/],
+    [{ seeds: "1,1" }, /got "1,1" \(a seed twice\)/],
+    [{ seeds: "1,,2" }, /--seeds takes .* got "1,,2"/],
+    [{ seeds: "1,-2" }, /--seeds takes .* got "1,-2"/],
+    [{ seeds: "2", seed: "9007199254740992" }, /passes 2\^53/],
+    [
+      { "fine-tune-epochs": "3" },
+      /--fine-tune-epochs sets how fine-tuning runs, .* add --fine-tune/,
+    ],
+    [{ "fine-tune": true, "fine-tune-lr": "0" }, /--fine-tune-lr takes a number above 0/],
+    [{ "fine-tune": true, base: "none" }, /--fine-tune fine-tunes .* but --base is none/],
+    [{ "train-per-class": "20,x" }, /--train-per-class takes .* got "20,x"; e\.g\. 20,40,80/],
+    [{ "train-per-class": "0" }, /--train-per-class takes/],
+    [{ "train-per-class": "2.5" }, /--train-per-class takes/],
+  ];
+  for (const [flags, message] of bad) {
+    assert.throws(
+      () => parseExperimentConfig({ flags }),
+      (err: unknown) =>
+        err instanceof ConfigError && message.test(err.message) && err.setting.startsWith("--"),
+      JSON.stringify(flags),
+    );
+  }
+  assert.throws(
+    () => parseExperimentConfig({ env: env({ CARPLANE_FINE_TUNE_LR: "0.001" }) }),
+    (err: unknown) =>
+      err instanceof ConfigError && err.setting === "CARPLANE_FINE_TUNE_LR" &&
+      /add CARPLANE_FINE_TUNE=1/.test(err.message),
+  );
+  assert.deepEqual(parseSeedList(" 7 , 1 ", 42), [7, 1]);
+  assert.deepEqual(parseSeedList("1", 42), [42]);
+  assert.deepEqual(parsePerClassList("5"), [5]);
 });

@@ -8,6 +8,7 @@ import {
   composeTransferModel,
   createArticleFlows,
   extractFeatures,
+  extractTransferFeatures,
   FeatureExtractionStopped,
   featureExtractor,
   trainBaseline,
@@ -267,5 +268,29 @@ Deno.test("one class folder is refused before any Found line, naming the folder"
       /training_set has 1 class folder\(s\) \(cats\); a classifier needs at least 2/,
     );
     assert.deepEqual(lines, []);
+  });
+});
+
+Deno.test("extracted features are reused across seeds: the base does not run again", async () => {
+  await withTempDir(async (dir) => {
+    const { flows } = await fixtureFlows(dir);
+    const base = tinyBase();
+    const lines: string[] = [];
+    const log = (l: string) => lines.push(l);
+    const features = await extractTransferFeatures(base, flows, config, { log });
+    assert.equal(features.train.labels.length, 12);
+    assert.equal(features.val.labels.length, 4);
+    const extracting = lines.filter((l) => l.startsWith("Extracting")).length;
+    assert.equal(extracting, 2);
+    const again = await trainTransfer(base, flows, { ...config, seed: 7 }, {
+      features,
+      reporter: silentReporter(),
+      log,
+    });
+    assert.equal(lines.filter((l) => l.startsWith("Extracting")).length, extracting);
+    assert.equal(again.featureSeconds, 0);
+    assert.equal(again.features, features);
+    assert.equal(again.fit.history.epoch.length, config.epochs);
+    again.model.dispose();
   });
 });

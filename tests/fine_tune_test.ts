@@ -2,14 +2,9 @@ import assert from "node:assert/strict";
 import * as tf from "@tensorflow/tfjs";
 import { join } from "node:path";
 import { initBackend } from "../lib/training/runtime.ts";
-import { experimentConfig } from "../lib/config.ts";
+import { experimentConfig, FINE_TUNE_LEARNING_RATE } from "../lib/config.ts";
 import { createArticleFlows, trainTransfer } from "../lib/training/experiment.ts";
-import {
-  FINE_TUNE_LEARNING_RATE,
-  fineTune,
-  FineTuneError,
-  topBlockLayers,
-} from "../lib/training/fine_tune.ts";
+import { fineTune, FineTuneError, topBlockLayers } from "../lib/training/fine_tune.ts";
 import type { PretrainedBase } from "../lib/models/base.ts";
 import { FrozenModel } from "../lib/models/custom_layers.ts";
 import { silentReporter } from "../lib/training/progress.ts";

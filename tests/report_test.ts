@@ -116,3 +116,38 @@ Deno.test("the confusion table gives each class's precision and recall", () => {
     "| c | 0 | 2 | 0 | — | 0.000 |",
   ]);
 });
+
+Deno.test("a fine-tuned model gets its own column and section; without it the table has three", () => {
+  const t = {
+    ...model([0.4, 0.16, 0.2], 15),
+    base: "mobilenet",
+    weights: "/m",
+    preprocessing: "x*2-1",
+    mode: "features" as const,
+    baseParams: { total: 218544, trainable: 0, nonTrainable: 218544 },
+    featureSeconds: 3.2,
+  };
+  const plain = renderReport(metrics(t), "wasm");
+  assert.doesNotMatch(plain, /fine-tuned/i);
+  assert.match(plain, /\| --- \| --- \| --- \| --- \|\n/);
+  const m = metrics(t);
+  m.fineTuned = {
+    ...model([0.3, 0.15, 0.12], 15),
+    base: "mobilenet",
+    unfrozen: ["conv_dw_13", "conv_pw_13"],
+    learningRate: 1e-5,
+    epochs: 10,
+  };
+  const text = renderReport(m, "wasm");
+  assert.match(
+    text,
+    /\| this run: transfer \| this run: fine-tuned \|\n\| --- \| --- \| --- \| --- \| --- \|/,
+  );
+  assert.match(text, /\| final val loss \| [^|]+\| 0\.900 \| 0\.200 \| 0\.120 \|/);
+  assert.match(
+    text,
+    /Unfrozen: conv_dw_13, conv_pw_13 \(BatchNormalization frozen, in inference mode\); Adam 0\.00001, 10 epochs/,
+  );
+  assert.match(text, /!\[Fine-tuned loss\]\(fine_tuned_loss\.png\)/);
+  assert.match(text, /!\[Grad-CAM, fine-tuned\]\(fine_tuned_gradcam\.png\)/);
+});

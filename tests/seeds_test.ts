@@ -5,12 +5,15 @@ import {
   formatPaired,
   formatSeedTable,
   pairedComparison,
+  renderDataSizeMarkdown,
+  renderSeedsMarkdown,
   runFigures,
   seedCurves,
   type SeedRun,
   SeedStatsError,
   studentTCdf,
   studentTQuantile,
+  summarizeSeeds,
   summarizeValues,
 } from "../lib/report/seeds.ts";
 import type { History } from "../lib/training/history.ts";
@@ -174,7 +177,10 @@ Deno.test("checkArticleClaims counts each claim over seeds", () => {
   const claims = Object.fromEntries(checkArticleClaims(runs).map((c) => [c.id, c]));
   assert.equal(claims["baseline-overfits"].held, 1);
   assert.equal(claims["baseline-overfits"].verdict, "mixed");
-  assert.match(claims["baseline-overfits"].sentence, /in the baseline run in 1 of 3 seeds$/);
+  assert.match(
+    claims["baseline-overfits"].sentence,
+    /^val_loss rises after its minimum \(overfitting\) in 1 of 3 baseline runs \(lowest val_loss /,
+  );
   // final val accuracies 0.775 (overfit fixture), 0.85, 0.75: one in 0.80-0.875
   assert.equal(claims["baseline-accuracy"].held, 1);
   // test right: 13, 14, 15 of 15 -> two with at least 14
@@ -183,7 +189,7 @@ Deno.test("checkArticleClaims counts each claim over seeds", () => {
   assert.equal(claims["transfer-lower-loss"].held, 2);
   assert.match(
     claims["transfer-lower-loss"].sentence,
-    /^transfer's final val_loss is lower than the baseline's \(mean 0\.30 vs 0\.73\) in 2 of 3 seeds$/,
+    /^transfer's final val_loss is lower than the baseline's in 2 of 3 seeds \(mean 0\.30 vs 0\.73\)$/,
   );
   // within 0.05: |0.9-0.775| no, |0.85-0.85| yes, |0.95-0.75| no
   assert.equal(claims["transfer-same-accuracy"].held, 1);
@@ -202,4 +208,39 @@ Deno.test("checkArticleClaims: fine-tuning claim and verdicts held / not held", 
   assert.equal(claims["transfer-lower-loss"].verdict, "held");
   assert.equal(claims["baseline-overfits"].verdict, "not held");
   assert.equal(claims["baseline-test"].held, 1); // 13 and 14 of 15
+});
+
+Deno.test("summarizeSeeds: summaries, claims, comparisons; rendered as a report section", () => {
+  const runs = runsOf([[1.0, 0.8, 0.2, 0.9], [1.2, 0.85, 0.3, 0.85], [1.1, 0.8, 0.25, 0.875]]);
+  const s = summarizeSeeds(runs);
+  assert.deepEqual(s.seeds, [1, 2, 3]);
+  assert.equal(s.runs, runs);
+  assert.deepEqual(s.comparisons.map((c) => `${c.a}-${c.b}`), ["transfer-baseline"]);
+  close(s.comparisons[0].meanDifference, (0.1 + 0 + 0.075) / 3, 1e-12);
+  const md = renderSeedsMarkdown(s, { chart: "seeds_bands.png" }).join("\n");
+  assert.match(md, /^## Over 3 seeds \(1, 2, 3\)/);
+  assert.match(md, /- transfer vs baseline: mean difference \+0\.058/);
+  assert.match(md, /- \*\*held\*\* \(3\/3\) — the frozen pretrained base gives a much lower/);
+  assert.match(md, /!\[Validation loss and accuracy over seeds\]\(seeds_bands\.png\)/);
+});
+
+Deno.test("renderDataSizeMarkdown: mean [min–max] per size and the transfer lead", () => {
+  const md = renderDataSizeMarkdown({
+    sizes: [20, 80],
+    seeds: [1, 2],
+    points: [
+      { model: "baseline", perClass: 20, seed: 1, valAccuracy: 0.6 },
+      { model: "baseline", perClass: 20, seed: 2, valAccuracy: 0.7 },
+      { model: "transfer", perClass: 20, seed: 1, valAccuracy: 0.85 },
+      { model: "transfer", perClass: 20, seed: 2, valAccuracy: 0.875 },
+      { model: "baseline", perClass: 80, seed: 1, valAccuracy: 0.8 },
+      { model: "baseline", perClass: 80, seed: 2, valAccuracy: 0.8 },
+      { model: "transfer", perClass: 80, seed: 1, valAccuracy: 0.9 },
+      { model: "transfer", perClass: 80, seed: 2, valAccuracy: 0.9 },
+    ],
+  }, { chart: "data_size.png" }).join("\n");
+  assert.match(md, /the same 2 seeds per size/);
+  assert.match(md, /\| 20 \| 0\.650 \[0\.600–0\.700\] \| 0\.863 \[0\.850–0\.875\] \| \+0\.213 \|/);
+  assert.match(md, /\| 80 \| 0\.800 \[0\.800–0\.800\] \| 0\.900 \[0\.900–0\.900\] \| \+0\.100 \|/);
+  assert.match(md, /data_size\.png/);
 });

@@ -106,24 +106,3 @@ export async function writeTrainingSubset(
   }
   return outDir;
 }
-
-/**
- * Parses `--train-per-class 20,40,80` into sizes (ascending, each once).
- *
- * @example
- * ```ts
- * parsePerClassList("80,20,40"); // [20, 40, 80]
- * ```
- */
-export function parsePerClassList(text: string): number[] {
-  const parts = text.split(",").map((s) => s.trim());
-  const sizes = parts.map(Number);
-  if (parts.some((p) => !/^\d+$/.test(p)) || sizes.some((n) => n < 1)) {
-    throw new DatasetError(
-      "--train-per-class",
-      `--train-per-class: expected comma-separated whole numbers >= 1, got "${text}"; e.g. ` +
-        "--train-per-class 20,40,80.",
-    );
-  }
-  return [...new Set(sizes)].sort((a, b) => a - b);
-}

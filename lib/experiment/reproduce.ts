@@ -8,8 +8,15 @@
  * previous one whole (see `lib/runs/staging.ts`). Outputs: `history.csv` + `.json`,
  * `transfer_history.*`, `model_loss.*`, `model_accuracy.*`, `transfer_loss.*`,
  * `transfer_accuracy.*`, `comparison.*` (`.vl.json`, `.svg`, `.png`), `predictions.json`,
- * `test_predictions.png`, `report.md`, `models/baseline/`, `models/transfer/`, `run.json`,
- * `metrics.json`.
+ * `test_predictions.png`, `*_gradcam.png`, `report.md`, `models/baseline/`, `models/transfer/`,
+ * `run.json`, `metrics.json`.
+ *
+ * Beyond the article, from the same {@linkcode ExperimentConfig}: `fineTune` adds a third model
+ * (`models/fine_tuned/`, `fine_tuned_history.*`, `fine_tuned_loss.*`, `fine_tuned_accuracy.*`,
+ * `fine_tuned_gradcam.png`); `seeds` retrains every model with each further seed (features
+ * extracted once) and adds `seeds_bands.*` and the over-seeds section of `report.md` and
+ * `metrics.json`; `trainPerClass` adds the accuracy-vs-data-size experiment (`data_size.*`).
+ * The first seed's run is the one whose models, charts and predictions are saved.
  *
  * @module
  */
@@ -41,7 +48,7 @@ import { renderReport } from "../report/report.ts";
 import { printableLine } from "../_escape.ts";
 import { beginRun, RunInterruptedError } from "../runs/staging.ts";
 import { checkSeparateFolders } from "../runs/folders.ts";
-import { gradCamFile, REPORT_FILE, type RunStore } from "../runs/store.ts";
+import { gradCamFile, type ModelKind, REPORT_FILE, type RunStore } from "../runs/store.ts";
 import { diagnoseFit } from "../training/diagnose.ts";
 import {
   type ArticleFlows,
@@ -54,6 +61,19 @@ import { trackPeakRss } from "../training/memory.ts";
 import { threadPlan } from "../training/parallel.ts";
 import type { ProgressReporter } from "../training/progress.ts";
 import { type BackendChoice, type BackendRequest, initBackend } from "../training/runtime.ts";
+import { fineTune } from "../training/fine_tune.ts";
+import { type SeedContext, trainDataSizePoint, trainSeed } from "./seed_runs.ts";
+import {
+  type DataSizeMetrics,
+  SEED_MODEL_NAMES,
+  seedCurves,
+  type SeedRun,
+  type SeedsMetrics,
+  summarizeSeeds,
+} from "../report/seeds.ts";
+import { dataSizeChartSpec, seedBandChartSpec } from "../report/seed_charts.ts";
+import type { PretrainedBase } from "../models/base.ts";
+import type { TransferFeatures } from "../training/experiment.ts";
 
 export type { ModelMetrics, ReproduceMetrics };
 
@@ -103,7 +123,9 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceMet
   const log = options.log ?? console.log;
   const signal = options.signal;
   const started = performance.now();
-  const config = options.config;
+  const seeds = options.config.seeds ?? [options.config.seed];
+  // The first seed's run is the one saved; the others are summarized over seeds.
+  const config: ExperimentConfig = { ...options.config, seed: seeds[0] };
   const dataDir = resolve(options.dataDir);
   const outDir = resolve(options.outDir);
   await checkSeparateFolders(dataDir, outDir);
@@ -118,6 +140,9 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceMet
       `Protocol: ${config.epochs} epochs x ${config.stepsPerEpoch} steps x batch ${config.batchSize}` +
         ` at ${config.targetSize.join("x")}, seed ${config.seed}${config.quick ? " (quick)" : ""}.`,
     );
+    if (seeds.length > 1) {
+      log(`Every model is trained ${seeds.length} times, with seeds ${seeds.join(", ")}.`);
+    }
     const flows = await createArticleFlows(dataDir, config, { strict: config.strict, log });
     const testList = await collectImages([join(dataDir, "test")], flows.inputSpec.classNames);
     const threads = threadPlan(config.threads, backend.name);
@@ -151,6 +176,15 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceMet
     // 2. Transfer learning.
     let transferMetrics: ReproduceMetrics["transfer"] = { skipped: "--base none" };
     let transferRows: PredictionRow[] | null = null;
+    let fineTuned: ReproduceMetrics["fineTuned"];
+    let fineTunedRows: PredictionRow[] | undefined;
+    const firstRun: SeedRun = {
+      seed: config.seed,
+      models: { [SEED_MODEL_NAMES.baseline]: seedModel(baselineMetrics) },
+    };
+    const repeated = seeds.length > 1 || (config.trainPerClass?.length ?? 0) > 0;
+    let keptBase: PretrainedBase | null = null;
+    let keptFeatures: TransferFeatures | undefined;
     const settings = config.transfer;
     if (settings !== null) {
       log(`\n## Transfer learning (${settings.mode} mode)`);
@@ -215,9 +249,133 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceMet
         log(transferMetrics.diagnosis.message);
         log(`Transfer model on the test images: ${transferMetrics.test.line}`);
         await saveGradCam(store, "transfer", transfer.model, testList, flows.inputSpec);
-        transfer.model.dispose();
+        firstRun.models[SEED_MODEL_NAMES.transfer] = seedModel(transferMetrics);
+        if (config.fineTune !== null) {
+          // 2b. Fine-tuning (beyond the article): the base's top block, a low learning rate.
+          log(`\n## Fine-tuning the ${base.name} base's top block`);
+          const tuned = await fineTune(transfer.model, base, flows, {
+            epochs: config.fineTune.epochs,
+            learningRate: config.fineTune.learningRate,
+            reporter: options.reporter,
+            trainStep: threads.trainStep,
+            signal,
+            log,
+          });
+          try {
+            signal?.throwIfAborted();
+            await store.saveModel({
+              kind: "fine_tuned",
+              model: tuned.model,
+              inputSpec: flows.inputSpec,
+              history: tuned.fit.history,
+              config,
+              extra: {
+                base: base.name,
+                weights: base.weightsSource,
+                preprocessing: base.preprocessing,
+                unfrozen: tuned.unfrozen,
+                learningRate: config.fineTune.learningRate,
+              },
+            });
+            const title = `(${base.name} fine-tuned)`;
+            await store.saveChart(
+              "fine_tuned_loss",
+              lossChartSpec(tuned.fit.history, { title: `Model Loss ${title}` }),
+            );
+            await store.saveChart(
+              "fine_tuned_accuracy",
+              accuracyChartSpec(tuned.fit.history, { title: `Model Accuracy ${title}` }),
+            );
+            await store.saveChart(
+              "comparison",
+              comparisonChartSpec({
+                baseline: baseline.fit.history,
+                [`${base.name} transfer`]: history,
+                [`${base.name} fine-tuned`]: tuned.fit.history,
+              }),
+            );
+            fineTunedRows = await predictTest(tuned.model, testList, flows.inputSpec, log);
+            fineTuned = {
+              ...modelMetrics(tuned.model, tuned.fit, fineTunedRows),
+              base: base.name,
+              unfrozen: tuned.unfrozen,
+              learningRate: config.fineTune.learningRate,
+              epochs: config.fineTune.epochs,
+            };
+            log(fineTuned.diagnosis.message);
+            log(`Fine-tuned model on the test images: ${fineTuned.test.line}`);
+            await saveGradCam(store, "fine_tuned", tuned.model, testList, flows.inputSpec);
+            firstRun.models[SEED_MODEL_NAMES.fineTuned] = seedModel(fineTuned);
+          } finally {
+            tuned.restore(); // the base is ImageNet's again, for the other seeds
+          }
+        }
+        if (repeated) {
+          // The base (and its features) serve the other seeds: dispose only this seed's head.
+          transfer.head.dispose();
+          keptBase = base;
+          keptFeatures = transfer.features;
+        } else {
+          transfer.model.dispose();
+        }
       }
     }
+
+    // 2c. The other seeds, and the data-size experiment (beyond the article).
+    const seedContext: SeedContext = {
+      dataDir,
+      config,
+      base: keptBase,
+      features: keptFeatures,
+      testList,
+      trainStep: threads.trainStep,
+      predictFeatures: threads.predictFeatures,
+      signal,
+      log,
+      reporter: options.reporter,
+    };
+    let seedsMetrics: SeedsMetrics | undefined;
+    if (seeds.length > 1) {
+      const runs = [firstRun];
+      for (const [i, seed] of seeds.slice(1).entries()) {
+        log(`\n## Seed ${seed} (${i + 2} of ${seeds.length})`);
+        runs.push(await trainSeed(seedContext, seed));
+        signal?.throwIfAborted();
+      }
+      seedsMetrics = summarizeSeeds(runs);
+      await store.saveChart(
+        "seeds_bands",
+        seedBandChartSpec({
+          val_loss: seedCurves(runs, "val_loss"),
+          val_accuracy: seedCurves(runs, "val_accuracy"),
+        }, seeds.length),
+      );
+      log(`\n## Over ${seeds.length} seeds`);
+      for (const c of seedsMetrics.claims) log(`${c.verdict}: ${c.sentence}`);
+    }
+    let dataSize: DataSizeMetrics | undefined;
+    if (config.trainPerClass && config.trainPerClass.length > 0) {
+      dataSize = {
+        sizes: config.trainPerClass,
+        seeds,
+        fullPerClass: Math.min(
+          ...flows.train.classNames.map((_, c) => flows.train.labels.filter((l) => l === c).length),
+        ),
+        points: [],
+      };
+      for (const size of config.trainPerClass) {
+        for (const seed of seeds) {
+          log(`\n## ${size} training images per class, seed ${seed}`);
+          dataSize.points.push(
+            ...await trainDataSizePoint(seedContext, size, seed, store.path(".subsets")),
+          );
+          signal?.throwIfAborted();
+        }
+      }
+      await Deno.remove(store.path(".subsets"), { recursive: true }).catch(() => {});
+      await store.saveChart("data_size", dataSizeChartSpec(dataSize.points));
+    }
+    keptBase?.model.dispose();
 
     // 3. Test predictions, as the article's last step, with the best model we have.
     const finalRows = transferRows ?? baselineRows;
@@ -230,6 +388,7 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceMet
       model: finalName,
       baseline: baselineRows,
       transfer: transferRows,
+      ...(fineTunedRows ? { fineTuned: fineTunedRows } : {}),
     });
     await store.saveContactSheet(
       await renderContactSheet(finalRows, {
@@ -253,6 +412,9 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceMet
       timings: { totalSeconds: (performance.now() - started) / 1000, peakRssMiB: 0 },
       baseline: baselineMetrics,
       transfer: transferMetrics,
+      ...(fineTuned ? { fineTuned } : {}),
+      ...(seedsMetrics ? { seeds: seedsMetrics } : {}),
+      ...(dataSize ? { dataSize } : {}),
     };
     metrics.timings.peakRssMiB = rss.stop() / 2 ** 20;
     await store.writeFile(
@@ -340,7 +502,7 @@ async function loadBase(
 /** Where the model looks in each test image: `<kind>_gradcam.png` (Grad-CAM, DLwP 5.4). */
 async function saveGradCam(
   store: RunStore,
-  kind: "baseline" | "transfer",
+  kind: ModelKind,
   model: tf.LayersModel,
   list: Awaited<ReturnType<typeof collectImages>>,
   spec: InputSpec,
@@ -350,7 +512,7 @@ async function saveGradCam(
     gradCamFile(kind),
     await renderGradCamSheet(explained, {
       classNames: spec.classNames,
-      title: `Grad-CAM of the ${kind} model on the test images`,
+      title: `Grad-CAM of the ${kind.replace("_", "-")} model on the test images`,
     }),
   );
 }
@@ -365,6 +527,11 @@ async function predictTest(
     onSkip: (path, reason) =>
       log(`Skipped unreadable test image ${printableLine(path)}: ${reason}`),
   });
+}
+
+/** What the over-seeds summary keeps of a model of the saved run. */
+function seedModel(m: ModelMetrics): SeedRun["models"][string] {
+  return { history: m.history, test: { correct: m.test.correct, total: m.test.total } };
 }
 
 function modelMetrics(

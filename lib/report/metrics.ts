@@ -9,6 +9,7 @@ import type { BaseChoice } from "../models/bases.ts";
 import type { FitDiagnosis } from "../training/diagnose.ts";
 import type { ExperimentConfig, TransferMode } from "../config.ts";
 import type { History } from "../training/history.ts";
+import type { DataSizeMetrics, SeedsMetrics } from "./seeds.ts";
 
 /** The numbers of one trained model. */
 export interface ModelMetrics {
@@ -54,6 +55,17 @@ export interface ReproduceMetrics {
       choice?: BaseChoice;
     })
     | { skipped: string };
+  /** The transfer model fine-tuned (`--fine-tune`): its top block unfrozen, a low learning rate. */
+  fineTuned?: ModelMetrics & {
+    base: string;
+    unfrozen: string[];
+    learningRate: number;
+    epochs: number;
+  };
+  /** Repeated runs (`--seeds`): every seed's histories, the summaries, the claims checked. */
+  seeds?: SeedsMetrics;
+  /** The accuracy-vs-data-size experiment (`--train-per-class`). */
+  dataSize?: DataSizeMetrics;
 }
 
 /** What `deno task train` writes to `metrics.json`: one model trained on the user's images. */

@@ -9,6 +9,7 @@ import type { ModelMetrics, ReproduceMetrics } from "./metrics.ts";
 import { formatCount } from "../models/summary.ts";
 import { classScores } from "../models/predict.ts";
 import { escapeMarkdown, printableLine } from "../_escape.ts";
+import { renderDataSizeMarkdown, renderSeedsMarkdown } from "./seeds.ts";
 
 const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : String(x));
 /** Names from the file system (class folders, paths) go through this: no HTML, no broken tables. */
@@ -36,6 +37,14 @@ const pct = (x: number) => `${Math.round(x * 100)}%`;
 export function renderReport(m: ReproduceMetrics, backendLine: string): string {
   const c = m.config;
   const t = "skipped" in m.transfer ? null : m.transfer;
+  const ft = m.fineTuned ?? null;
+  const row = (
+    name: string,
+    article: string,
+    baseline: ModelMetrics,
+    transfer: ModelMetrics | null,
+    value: (m: ModelMetrics) => string,
+  ) => rowOf(name, article, baseline, transfer, value, ft);
   const lines: string[] = [];
   lines.push(
     "# Car vs plane: the article reproduced",
@@ -59,8 +68,10 @@ export function renderReport(m: ReproduceMetrics, backendLine: string): string {
     "",
     "## Results beside the article",
     "",
-    "| | article | this run: baseline CNN | this run: transfer |",
-    "| --- | --- | --- | --- |",
+    `| | article | this run: baseline CNN | this run: transfer |${
+      ft ? " this run: fine-tuned |" : ""
+    }`,
+    `| --- | --- | --- | --- |${ft ? " --- |" : ""}`,
     `| parameters | ${formatCount(ARTICLE.baselineParams)} (baseline); VGG16 base ${
       formatCount(ARTICLE.vgg16Params)
     } frozen | ${formatCount(m.baseline.params.total)} | ${
@@ -69,7 +80,9 @@ export function renderReport(m: ReproduceMetrics, backendLine: string): string {
           formatCount(t.baseParams.total)
         } frozen, ${formatCount(t.params.trainable)} trainable)`
         : "—"
-    } |`,
+    } |${
+      ft ? ` ${formatCount(ft.params.total)} (${formatCount(ft.params.trainable)} trainable) |` : ""
+    }`,
     row(
       "final val accuracy",
       "0.80–0.875 (baseline); about the same (VGG16)",
@@ -130,9 +143,23 @@ export function renderReport(m: ReproduceMetrics, backendLine: string): string {
       "",
       "![Transfer loss](transfer_loss.png)",
       "![Transfer accuracy](transfer_accuracy.png)",
-      "![Baseline vs transfer](comparison.png)",
+      `![Baseline vs transfer${ft ? " vs fine-tuned" : ""}](comparison.png)`,
       "",
     );
+    if (ft) {
+      lines.push(
+        `## Fine-tuning: the top block of the ${ft.base} base (beyond the article)`,
+        "",
+        `- Unfrozen: ${ft.unfrozen.join(", ")} (BatchNormalization frozen, in inference mode); ` +
+          `Adam ${ft.learningRate}, ${ft.epochs} epochs on augmented images, after the head`,
+        `- Diagnosis: ${ft.diagnosis.message}`,
+        `- Test images: ${ft.test.line}`,
+        "",
+        "![Fine-tuned loss](fine_tuned_loss.png)",
+        "![Fine-tuned accuracy](fine_tuned_accuracy.png)",
+        "",
+      );
+    }
   } else {
     lines.push(
       "## Transfer learning",
@@ -157,6 +184,7 @@ export function renderReport(m: ReproduceMetrics, backendLine: string): string {
         "![Grad-CAM, baseline](baseline_gradcam.png)",
         "",
         "![Grad-CAM, transfer](transfer_gradcam.png)",
+        ...(ft ? ["", "![Grad-CAM, fine-tuned](fine_tuned_gradcam.png)"] : []),
       ]
       : ["![Grad-CAM, baseline](baseline_gradcam.png)"]),
     "",
@@ -168,6 +196,8 @@ export function renderReport(m: ReproduceMetrics, backendLine: string): string {
       ? `Misclassified: ${final.test.misclassified.map(codeSpan).join(", ")}`
       : "No test image misclassified.",
     "",
+    ...(m.seeds ? renderSeedsMarkdown(m.seeds, { chart: "seeds_bands.png" }) : []),
+    ...(m.dataSize ? renderDataSizeMarkdown(m.dataSize, { chart: "data_size.png" }) : []),
   );
   return lines.filter((l, i, a) => !(l === "" && a[i - 1] === "")).join("\n");
 }
@@ -195,14 +225,15 @@ export function confusionTable(matrix: number[][], classNames: string[]): string
   ];
 }
 
-function row(
+function rowOf(
   name: string,
   article: string,
   baseline: ModelMetrics,
   transfer: ModelMetrics | null,
   value: (m: ModelMetrics) => string,
+  fineTuned: ModelMetrics | null,
 ): string {
   return `| ${name} | ${article || "—"} | ${value(baseline)} | ${
     transfer ? value(transfer) : "—"
-  } |`;
+  } |${fineTuned ? ` ${value(fineTuned)} |` : ""}`;
 }

@@ -407,6 +407,13 @@ export function pairedComparison(
   return { ...base, interval: { level, low: s.mean - half, high: s.mean + half }, p };
 }
 
+/** The model names of repeated runs, in reports and `metrics.json`. */
+export const SEED_MODEL_NAMES = {
+  baseline: "baseline",
+  transfer: "transfer",
+  fineTuned: "fine-tuned",
+} as const;
+
 // --- the article's claims ----------------------------------------------------------------------
 
 /** One of the article's claims, checked on every seed. */
@@ -438,16 +445,23 @@ const f2 = (x: number) => x.toFixed(2);
 const f3 = (x: number) => x.toFixed(3);
 const signed = (x: number) => `${x >= 0 ? "+" : "-"}${Math.abs(x).toFixed(3)}`;
 
-function claimOf(id: string, claim: string, held: number, of: number, detail: string) {
+function claimOf(
+  id: string,
+  claim: string,
+  held: number,
+  of: number,
+  [head, unit, means, extra]: [string, string, string, string?],
+): CheckedClaim {
   const verdict = held === of ? "held" : held === 0 ? "not held" : "mixed";
+  const units = of === 1 ? unit : `${unit}s`;
   return {
     id,
     claim,
     held,
     of,
     verdict,
-    sentence: `${detail} in ${held} of ${of} seed${of === 1 ? "" : "s"}`,
-  } as CheckedClaim;
+    sentence: `${head} in ${held} of ${of} ${units} (${means})${extra ? `; ${extra}` : ""}`,
+  };
 }
 
 /**
@@ -487,7 +501,7 @@ export function formatPaired(c: PairedComparison): string {
  * @example
  * ```ts
  * for (const c of checkArticleClaims(runs)) console.log(c.sentence);
- * // transfer's final val_loss is lower than the baseline's (mean 0.21 vs 1.02) in 5 of 5 seeds
+ * // transfer's final val_loss is lower than the baseline's in 5 of 5 seeds (mean 0.21 vs 1.02)
  * ```
  */
 export function checkArticleClaims(
@@ -502,7 +516,8 @@ export function checkArticleClaims(
   const n = runs.length;
   const claims: CheckedClaim[] = [];
   if (models.includes(base)) {
-    const b = agg[base];
+    const b = agg[base].summary;
+    const perSeed = agg[base].perSeed;
     const overfit = runs.filter((r) =>
       diagnoseFit(r.models[base].history).verdict === "overfitting"
     ).length;
@@ -511,13 +526,15 @@ export function checkArticleClaims(
       "the baseline CNN overfits: validation loss rises while training accuracy climbs",
       overfit,
       n,
-      `val_loss rises after its minimum (overfitting; lowest ${
-        f2(b.summary.minValLoss.mean)
-      } at epoch ${f2(b.summary.minValLossEpoch.mean)} on average, final ${
-        f2(b.summary.finalValLoss.mean)
-      }) in the baseline run`,
+      [
+        "val_loss rises after its minimum (overfitting)",
+        `${base} run`,
+        `lowest val_loss ${f2(b.minValLoss.mean)} at epoch ${
+          b.minValLossEpoch.mean.toFixed(1)
+        } on average, final ${f2(b.finalValLoss.mean)}`,
+      ],
     ));
-    const inRange = b.perSeed.filter((p) =>
+    const inRange = perSeed.filter((p) =>
       p.finalValAccuracy >= 0.8 - 1e-9 && p.finalValAccuracy <= 0.875 + 1e-9
     ).length;
     claims.push(claimOf(
@@ -525,14 +542,18 @@ export function checkArticleClaims(
       "the baseline reaches 0.80-0.875 validation accuracy",
       inRange,
       n,
-      `the baseline's final val accuracy is within the article's 0.80-0.875 (mean ${
-        f3(b.summary.finalValAccuracy.mean)
-      }, range ${f3(b.summary.finalValAccuracy.min)}-${f3(b.summary.finalValAccuracy.max)})`,
+      [
+        `the ${base}'s final val accuracy is within the article's 0.80-0.875`,
+        "seed",
+        `mean ${f3(b.finalValAccuracy.mean)}, range ${f3(b.finalValAccuracy.min)}-${
+          f3(b.finalValAccuracy.max)
+        }`,
+      ],
     ));
-    const tested = b.perSeed.filter((p) => !Number.isNaN(p.testCorrect));
+    const tested = perSeed.filter((p) => !Number.isNaN(p.testCorrect));
     if (tested.length === n) {
       const total = runs[0].models[base].test!.total;
-      const hits = b.perSeed.filter((p, i) =>
+      const hits = perSeed.filter((p, i) =>
         p.testCorrect >= Math.ceil(runs[i].models[base].test!.total * 14 / 15)
       ).length;
       claims.push(claimOf(
@@ -540,9 +561,11 @@ export function checkArticleClaims(
         "the baseline predicts 14 of the 15 test images right",
         hits,
         n,
-        `the baseline gets at least 14 of ${total} test images right (mean ${
-          b.summary.testCorrect.mean.toFixed(1)
-        })`,
+        [
+          `the ${base} gets at least ${Math.ceil(total * 14 / 15)} of ${total} test images right`,
+          "seed",
+          `mean ${b.testCorrect.mean.toFixed(1)}, range ${b.testCorrect.min}-${b.testCorrect.max}`,
+        ],
       ));
     }
   }
@@ -555,9 +578,11 @@ export function checkArticleClaims(
       "the frozen pretrained base gives a much lower validation loss",
       lower,
       n,
-      `${transfer}'s final val_loss is lower than the ${base}'s (mean ${
-        f2(t.summary.finalValLoss.mean)
-      } vs ${f2(b.summary.finalValLoss.mean)})`,
+      [
+        `${transfer}'s final val_loss is lower than the ${base}'s`,
+        "seed",
+        `mean ${f2(t.summary.finalValLoss.mean)} vs ${f2(b.summary.finalValLoss.mean)}`,
+      ],
     ));
     const acc = pairedComparison(
       t.perSeed.map((p) => p.finalValAccuracy),
@@ -571,9 +596,12 @@ export function checkArticleClaims(
       "with the pretrained base the validation accuracy is about the same",
       same,
       n,
-      `${transfer}'s final val accuracy is within 0.05 of the ${base}'s (mean ${
-        f3(t.summary.finalValAccuracy.mean)
-      } vs ${f3(b.summary.finalValAccuracy.mean)}; ${formatPaired(acc)})`,
+      [
+        `${transfer}'s final val accuracy is within 0.05 of the ${base}'s`,
+        "seed",
+        `mean ${f3(t.summary.finalValAccuracy.mean)} vs ${f3(b.summary.finalValAccuracy.mean)}`,
+        formatPaired(acc),
+      ],
     ));
   }
   if (models.includes(transfer) && models.includes(fine)) {
@@ -588,9 +616,12 @@ export function checkArticleClaims(
       "fine-tuning the top block raises validation accuracy (Chollet, DLwP 5.3)",
       acc.wins,
       n,
-      `${fine}'s final val accuracy is higher than ${transfer}'s (mean ${
-        f3(f.summary.finalValAccuracy.mean)
-      } vs ${f3(t.summary.finalValAccuracy.mean)}; ${formatPaired(acc)})`,
+      [
+        `${fine}'s final val accuracy is higher than ${transfer}'s`,
+        "seed",
+        `mean ${f3(f.summary.finalValAccuracy.mean)} vs ${f3(t.summary.finalValAccuracy.mean)}`,
+        formatPaired(acc),
+      ],
     ));
   }
   return claims;
@@ -634,4 +665,157 @@ export function formatSeedTable(agg: Record<string, ModelOverSeeds>): string {
     );
   }
   return lines.join("\n");
+}
+
+/** The `seeds` part of `metrics.json`. */
+export interface SeedsMetrics {
+  seeds: number[];
+  /** Every seed's models: History and test images right. */
+  runs: SeedRun[];
+  /** Per model: every seed's figures and their mean, sd, min, max. */
+  summary: Record<string, ModelOverSeeds>;
+  /** The article's claims, counted over seeds. */
+  claims: CheckedClaim[];
+  /** Paired comparisons of final val accuracy (`a - b` per seed, 95% t interval). */
+  comparisons: Array<{ a: string; b: string; metric: "finalValAccuracy" } & PairedComparison>;
+}
+
+/**
+ * Aggregates the runs of all seeds into {@linkcode SeedsMetrics}.
+ *
+ * @example
+ * ```ts
+ * const seeds = summarizeSeeds([first, ...others]);
+ * console.log(seeds.claims.map((c) => c.sentence).join("\n"));
+ * ```
+ */
+export function summarizeSeeds(runs: SeedRun[]): SeedsMetrics {
+  const summary = aggregateSeeds(runs);
+  const models = Object.keys(summary);
+  const pairs: Array<[string, string]> = [
+    [SEED_MODEL_NAMES.transfer, SEED_MODEL_NAMES.baseline],
+    [SEED_MODEL_NAMES.fineTuned, SEED_MODEL_NAMES.transfer],
+    [SEED_MODEL_NAMES.fineTuned, SEED_MODEL_NAMES.baseline],
+  ];
+  const comparisons = pairs.filter(([a, b]) => models.includes(a) && models.includes(b)).map((
+    [a, b],
+  ) => ({
+    a,
+    b,
+    metric: "finalValAccuracy" as const,
+    ...pairedComparison(
+      summary[a].perSeed.map((p) => p.finalValAccuracy),
+      summary[b].perSeed.map((p) => p.finalValAccuracy),
+    ),
+  }));
+  return {
+    seeds: runs.map((r) => r.seed),
+    runs,
+    summary,
+    claims: checkArticleClaims(runs, {
+      baseline: SEED_MODEL_NAMES.baseline,
+      transfer: SEED_MODEL_NAMES.transfer,
+      fineTuned: SEED_MODEL_NAMES.fineTuned,
+    }),
+    comparisons,
+  };
+}
+
+/**
+ * The report's "over seeds" section: the table of figures, the paired comparisons, the
+ * article's claims as checked sentences, and the band chart (when `chart` names its PNG).
+ *
+ * @example
+ * ```ts
+ * lines.push(...renderSeedsMarkdown(metrics.seeds, { chart: "seeds_bands.png" }));
+ * ```
+ */
+export function renderSeedsMarkdown(s: SeedsMetrics, { chart }: { chart?: string } = {}): string[] {
+  const n = s.seeds.length;
+  const lines = [
+    `## Over ${n} seed${n === 1 ? "" : "s"} (${s.seeds.join(", ")})`,
+    "",
+    "Every model retrained from scratch with each seed (weights, shuffling, augmentation, " +
+    "dropout); the pretrained base's features are extracted once.",
+    "",
+    formatSeedTable(s.summary),
+    "",
+  ];
+  if (s.comparisons.length > 0) {
+    lines.push("Paired comparisons of final val accuracy (same seeds, Student t interval):", "");
+    for (const c of s.comparisons) lines.push(`- ${c.a} vs ${c.b}: ${formatPaired(c)}`);
+    lines.push("");
+  }
+  if (s.claims.length > 0) {
+    lines.push("The article's claims, checked on every seed:", "");
+    const mark = { held: "held", mixed: "mixed", "not held": "did not hold" } as const;
+    for (const c of s.claims) {
+      lines.push(`- **${mark[c.verdict]}** (${c.held}/${c.of}) — ${c.claim}: ${c.sentence}.`);
+    }
+    lines.push("");
+  }
+  if (chart) {
+    lines.push(`![Validation loss and accuracy over seeds](${chart})`, "");
+  }
+  return lines;
+}
+
+/** The `dataSize` part of `metrics.json`: final val accuracy by training images per class. */
+export interface DataSizeMetrics {
+  sizes: number[];
+  seeds: number[];
+  /** Training images per class available in the full set (the largest point). */
+  fullPerClass?: number;
+  points: Array<{ model: string; perClass: number; seed: number; valAccuracy: number }>;
+}
+
+/**
+ * The report's accuracy-vs-data-size section: per size, each model's mean final val accuracy
+ * (with its range over seeds) and the transfer model's lead over the baseline.
+ *
+ * @example
+ * ```ts
+ * lines.push(...renderDataSizeMarkdown(metrics.dataSize, { chart: "data_size.png" }));
+ * ```
+ */
+export function renderDataSizeMarkdown(
+  d: DataSizeMetrics,
+  { chart }: { chart?: string } = {},
+): string[] {
+  const models = [...new Set(d.points.map((p) => p.model))];
+  const stat = (model: string, size: number) =>
+    summarizeValues(
+      d.points.filter((p) => p.model === model && p.perClass === size).map((p) => p.valAccuracy),
+    );
+  const hasBoth = models.includes(SEED_MODEL_NAMES.baseline) &&
+    models.includes(SEED_MODEL_NAMES.transfer);
+  const lines = [
+    "## Accuracy against training-set size",
+    "",
+    `Subsets of the training set (seeded, the same ${
+      d.seeds.length === 1 ? "seed" : `${d.seeds.length} seeds`
+    } per size; the validation set stays whole). Final val accuracy, mean [min–max]:`,
+    "",
+    `| training images per class | ${models.join(" | ")} |${
+      hasBoth ? " transfer − baseline |" : ""
+    }`,
+    `| --- |${models.map(() => " --- |").join("")}${hasBoth ? " --- |" : ""}`,
+  ];
+  for (const size of d.sizes) {
+    const cells = models.map((m) => {
+      const s = stat(m, size);
+      return s.n === 0 ? "—" : `${s.mean.toFixed(3)} [${s.min.toFixed(3)}–${s.max.toFixed(3)}]`;
+    });
+    const lead = hasBoth
+      ? ` ${
+        signed(
+          stat(SEED_MODEL_NAMES.transfer, size).mean - stat(SEED_MODEL_NAMES.baseline, size).mean,
+        )
+      } |`
+      : "";
+    lines.push(`| ${size} | ${cells.join(" | ")} |${lead}`);
+  }
+  lines.push("");
+  if (chart) lines.push(`![Validation accuracy by training-set size](${chart})`, "");
+  return lines;
 }

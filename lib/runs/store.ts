@@ -5,10 +5,12 @@
  *
  * ## Files
  *
- * - `models/<kind>/model.json` + `weights.bin` (`kind`: `baseline` or `transfer`), metadata:
+ * - `models/<kind>/model.json` + `weights.bin` (`kind`: `baseline`, `transfer`, or `fine_tuned`
+ *   with `--fine-tune`), metadata:
  *   the input spec, `kind`, `protocol` ({@linkcode RunProtocol}) and extra facts (`base`, ...);
  * - `history.csv` / `transfer_history.csv` (Keras `CSVLogger` style) and `history.json` /
  *   `transfer_history.json` (the same, with `kind` and `protocol`; non-finite numbers `null`);
+ * - `fine_tuned_history.*` with `--fine-tune`;
  * - charts `<name>.vl.json`, `.svg`, `.png`; `predictions.json` (rows with their file paths),
  *   `test_predictions.png`; `report.md`, `metrics.json`, `run.json`.
  *
@@ -37,8 +39,11 @@ export class RunStoreError extends CarplaneError {
   }
 }
 
-/** The models a run saves: the article's CNN and the transfer model. */
-export const MODEL_KINDS = ["baseline", "transfer"] as const;
+/**
+ * The models a run saves: the article's CNN, the transfer model and (with `--fine-tune`) the
+ * transfer model with its base's top block fine-tuned.
+ */
+export const MODEL_KINDS = ["baseline", "transfer", "fine_tuned"] as const;
 /** One of {@linkcode MODEL_KINDS}. */
 export type ModelKind = (typeof MODEL_KINDS)[number];
 
@@ -102,7 +107,12 @@ export const CHART_NAMES = [
   "model_accuracy",
   "transfer_loss",
   "transfer_accuracy",
+  "fine_tuned_loss",
+  "fine_tuned_accuracy",
   "comparison",
+  // --seeds: per-epoch mean and band over seeds; --train-per-class: val accuracy vs data size
+  "seeds_bands",
+  "data_size",
 ] as const;
 const CHART_EXTENSIONS = [".vl.json", ".svg", ".png"];
 
@@ -191,6 +201,8 @@ export interface PredictionsRecord {
   model: ModelKind;
   baseline: PredictionRow[];
   transfer: PredictionRow[] | null;
+  /** The fine-tuned model's rows (`--fine-tune`). */
+  fineTuned?: PredictionRow[];
 }
 
 /** Options for finding saved things. */

@@ -374,6 +374,8 @@ export interface TransferSettings extends TrainSettings {
   log?: (line: string) => void;
   /** Adam's learning rate for the head (default {@linkcode TRANSFER_LEARNING_RATE}). */
   learningRate?: number;
+  /** Features extracted before (`features` mode): reused instead of running the base again. */
+  features?: TransferFeatures;
 }
 
 /**
@@ -392,7 +394,15 @@ export async function trainTransfer(
   flows: ArticleFlows,
   config: ExperimentConfig,
   settings: TransferSettings = {},
-): Promise<TrainedModel & { head: tf.Sequential; featureSeconds: number; fitted: FitInputs }> {
+): Promise<
+  TrainedModel & {
+    head: tf.Sequential;
+    featureSeconds: number;
+    fitted: FitInputs;
+    /** The features the head trained on (`features` mode), to reuse for another seed. */
+    features?: TransferFeatures;
+  }
+> {
   const log = settings.log ?? console.log;
   const mode = settings.mode ?? "features";
   const featureShape = base.model.outputs[0].shape.slice(1) as number[];
@@ -415,32 +425,9 @@ export async function trainTransfer(
     };
     return { model, head, fit: result, featureSeconds: 0, fitted };
   }
-  const extractor = featureExtractor(base);
-  const started = performance.now();
-  const runner = settings.predictFeatures ? await settings.predictFeatures(extractor) : null;
-  let train, val;
-  try {
-    log(`Extracting ${base.name} features of the training images (no augmentation)...`);
-    const plain = await flowFromDirectory(flows.train.directory, {
-      targetSize: flows.inputSpec.targetSize,
-      batchSize: config.batchSize,
-      classMode: flows.train.classMode,
-      classes: flows.train.classNames,
-      validationSplit: flows.validationSplit,
-      subset: flows.validationSplit === undefined ? undefined : "training",
-      shuffle: false,
-      interpolation: flows.inputSpec.interpolation,
-      augment: ARTICLE_TEST_AUGMENTATION,
-      log,
-    });
-    train = await extractFeatures(extractor, plain, runner?.predict, settings.signal);
-    log(`Extracting ${base.name} features of ${flows.val.samples} validation images...`);
-    val = await extractFeatures(extractor, flows.val, runner?.predict, settings.signal);
-  } finally {
-    await runner?.close();
-  }
-  const featureSeconds = (performance.now() - started) / 1000;
-  log(`Features ready in ${featureSeconds.toFixed(1)}s: ${train.shape.join("x")} per image.`);
+  const features = settings.features ??
+    await extractTransferFeatures(base, flows, config, settings);
+  const { train, val } = features;
   const head = createTransferHead(featureShape, {
     seed: config.seed,
     learningRate: settings.learningRate ?? TRANSFER_LEARNING_RATE,
@@ -470,5 +457,68 @@ export async function trainTransfer(
     val: valSource,
     stepsPerEpoch: trainSource.stepsPerPass ?? config.stepsPerEpoch,
   };
-  return { model, head, fit: result, featureSeconds, fitted };
+  return {
+    model,
+    head,
+    fit: result,
+    featureSeconds: settings.features ? 0 : features.seconds,
+    fitted,
+    features,
+  };
+}
+
+/** The frozen base's features of the training and validation images, for the head. */
+export interface TransferFeatures {
+  train: { features: Float32Array; labels: Float32Array; shape: number[] };
+  val: { features: Float32Array; labels: Float32Array; shape: number[] };
+  /** Seconds the extraction took. */
+  seconds: number;
+}
+
+/**
+ * Runs the frozen base once over the training images (not augmented, in file order) and the
+ * validation images: the features `trainTransfer` trains the head on in `features` mode. They do
+ * not depend on the seed, so repeated runs extract them once and pass them as
+ * `TransferSettings.features`.
+ *
+ * @example
+ * ```ts
+ * const features = await extractTransferFeatures(base, flows, config);
+ * const again = await trainTransfer(base, flows, { ...config, seed: 7 }, { features });
+ * ```
+ */
+export async function extractTransferFeatures(
+  base: PretrainedBase,
+  flows: ArticleFlows,
+  config: ExperimentConfig,
+  settings: Pick<TransferSettings, "predictFeatures" | "log" | "signal"> = {},
+): Promise<TransferFeatures> {
+  const log = settings.log ?? console.log;
+  const extractor = featureExtractor(base);
+  const started = performance.now();
+  const runner = settings.predictFeatures ? await settings.predictFeatures(extractor) : null;
+  let train, val;
+  try {
+    log(`Extracting ${base.name} features of the training images (no augmentation)...`);
+    const plain = await flowFromDirectory(flows.train.directory, {
+      targetSize: flows.inputSpec.targetSize,
+      batchSize: config.batchSize,
+      classMode: flows.train.classMode,
+      classes: flows.train.classNames,
+      validationSplit: flows.validationSplit,
+      subset: flows.validationSplit === undefined ? undefined : "training",
+      shuffle: false,
+      interpolation: flows.inputSpec.interpolation,
+      augment: ARTICLE_TEST_AUGMENTATION,
+      log,
+    });
+    train = await extractFeatures(extractor, plain, runner?.predict, settings.signal);
+    log(`Extracting ${base.name} features of ${flows.val.samples} validation images...`);
+    val = await extractFeatures(extractor, flows.val, runner?.predict, settings.signal);
+  } finally {
+    await runner?.close();
+  }
+  const seconds = (performance.now() - started) / 1000;
+  log(`Features ready in ${seconds.toFixed(1)}s: ${train.shape.join("x")} per image.`);
+  return { train, val, seconds };
 }

@@ -21,17 +21,12 @@
  * @module
  */
 import type * as tf from "@tensorflow/tfjs";
-import { compileBinary } from "../models/baseline.ts";
+import { compileClassifier } from "../models/baseline.ts";
 import type { PretrainedBase } from "../models/base.ts";
 import { CarplaneError } from "../errors.ts";
+import { FINE_TUNE_EPOCHS, FINE_TUNE_LEARNING_RATE } from "../config.ts";
 import type { ArticleFlows, TrainedModel, TrainSettings } from "./experiment.ts";
 import { fit } from "./fit.ts";
-
-/** Adam's learning rate for fine-tuning: 1e-5, a hundredth of Keras' default (Keras' guide). */
-export const FINE_TUNE_LEARNING_RATE = 1e-5;
-
-/** Epochs of fine-tuning by default. */
-export const FINE_TUNE_EPOCHS = 10;
 
 /** Raised when a base has no block to unfreeze, or a named layer is not in it. */
 export class FineTuneError extends CarplaneError {
@@ -162,12 +157,14 @@ export async function fineTune(
   for (const l of base.model.layers) l.trainable = layers.includes(l);
   let disposed = false;
   try {
-    compileBinary(model, learningRate);
+    // Keep the model's loss: one sigmoid unit (binary) or a softmax over K classes.
+    const units = model.outputs[0].shape.at(-1) ?? 1;
+    compileClassifier(model, units === 1 ? 2 : units, learningRate);
     const params = layers.reduce((a, l) => a + l.countParams(), 0);
     log(
       `Fine-tuning ${names.join(", ")} of ${base.name} (${params.toLocaleString("en-US")} ` +
         `weights; BatchNormalization frozen, inference mode) with the head, Adam ${learningRate}, ` +
-        `${epochs} epochs on augmented images.`,
+        `${epochs} epoch${epochs === 1 ? "" : "s"} on augmented images.`,
     );
     settings.beforeFit?.(model);
     const custom = settings.trainStep ? await settings.trainStep(model) : null;
@@ -178,6 +175,7 @@ export async function fineTune(
         validationData: flows.val,
         reporter: settings.reporter,
         trainStep: custom?.step,
+        signal: settings.signal,
       });
       return {
         model,

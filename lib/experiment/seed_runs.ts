@@ -1,0 +1,185 @@
+/**
+ * Beyond the article (issue 12): the same experiment repeated over seeds, with fine-tuning as a
+ * third model, and the accuracy-vs-data-size experiment. `reproduce` runs the first seed itself
+ * (with every output of a single run) and hands the other seeds and the data-size points to the
+ * functions here:
+ *
+ * - {@linkcode trainSeed}: baseline, transfer (on features extracted once) and, when asked,
+ *   fine-tuning, for one seed; returns their Histories and test images right.
+ * - {@linkcode trainDataSizePoint}: baseline and transfer on `perClass` training images per class
+ *   (a seeded subset, same validation set); returns their final val accuracy.
+ *
+ * A seed sets everything random in a run: the weights' initialisation, the shuffling and
+ * augmentation of the training images, the head's dropout and the order its features are fed.
+ *
+ * @module
+ */
+import type * as tf from "@tensorflow/tfjs";
+import { join } from "node:path";
+import type { ExperimentConfig } from "../config.ts";
+import type { PretrainedBase } from "../models/base.ts";
+import { accuracyOf, type ImageList, type InputSpec, predictImages } from "../models/predict.ts";
+import {
+  createArticleFlows,
+  trainBaseline,
+  type TrainSettings,
+  trainTransfer,
+  type TransferFeatures,
+  type TransferSettings,
+} from "../training/experiment.ts";
+import { fineTune } from "../training/fine_tune.ts";
+import type { ProgressReporter } from "../training/progress.ts";
+import { SEED_MODEL_NAMES as MODEL_NAMES, type SeedRun } from "../report/seeds.ts";
+import type { DataSizePoint } from "../report/seed_charts.ts";
+import { writeTrainingSubset } from "../data/subsets.ts";
+
+/** What every extra seed shares with the first. */
+export interface SeedContext {
+  dataDir: string;
+  /**
+   * The experiment: protocol, transfer (its mode and head learning rate), fine-tuning,
+   * strictness; its `seed` is replaced per run.
+   */
+  config: ExperimentConfig;
+  /** The pretrained base, or null for `--base none`. */
+  base: PretrainedBase | null;
+  /** The base's features, extracted once (features mode). */
+  features?: TransferFeatures;
+  /** The unseen test images, predicted by every model of every seed. */
+  testList: ImageList;
+  trainStep?: TrainSettings["trainStep"];
+  predictFeatures?: TransferSettings["predictFeatures"];
+  /** Stops the run at the next batch once aborted. */
+  signal?: AbortSignal;
+  log: (line: string) => void;
+  reporter?: ProgressReporter;
+}
+
+async function testRight(model: tf.LayersModel, ctx: SeedContext, spec: InputSpec) {
+  const rows = await predictImages(model, ctx.testList, spec, { onSkip: () => {} });
+  const { correct, total } = accuracyOf(rows);
+  return { correct, total };
+}
+
+/**
+ * Trains the baseline, the transfer model and (with `ctx.fineTune`) the fine-tuned model for one
+ * seed, predicts the test images with each, and returns their Histories and test counts. Models
+ * are disposed; the base is restored to its pretrained weights.
+ *
+ * @example
+ * ```ts
+ * const run = await trainSeed(ctx, 7);
+ * run.models.transfer.history.history.val_loss.at(-1);
+ * ```
+ */
+export async function trainSeed(ctx: SeedContext, seed: number): Promise<SeedRun> {
+  const config = { ...ctx.config, seed };
+  const flows = await createArticleFlows(ctx.dataDir, config, {
+    strict: config.strict,
+    log: () => {},
+  });
+  const common = { reporter: ctx.reporter, trainStep: ctx.trainStep, signal: ctx.signal };
+  const models: SeedRun["models"] = {};
+  ctx.log(`Seed ${seed}: baseline CNN`);
+  const baseline = await trainBaseline(flows, config, common);
+  models[MODEL_NAMES.baseline] = {
+    history: baseline.fit.history,
+    test: await testRight(baseline.model, ctx, flows.inputSpec),
+  };
+  baseline.model.dispose();
+  const settings = config.transfer;
+  if (ctx.base !== null && settings !== null) {
+    ctx.log(`Seed ${seed}: transfer learning (${ctx.base.name})`);
+    const transfer = await trainTransfer(ctx.base, flows, config, {
+      ...common,
+      mode: settings.mode,
+      learningRate: settings.headLearningRate,
+      predictFeatures: ctx.predictFeatures,
+      features: settings.mode === "features" ? ctx.features : undefined,
+      log: () => {},
+    });
+    models[MODEL_NAMES.transfer] = {
+      history: transfer.fit.history,
+      test: await testRight(transfer.model, ctx, flows.inputSpec),
+    };
+    if (config.fineTune !== null) {
+      ctx.log(`Seed ${seed}: fine-tuning`);
+      const tuned = await fineTune(transfer.model, ctx.base, flows, {
+        ...common,
+        epochs: config.fineTune.epochs,
+        learningRate: config.fineTune.learningRate,
+        log: () => {},
+      });
+      try {
+        models[MODEL_NAMES.fineTuned] = {
+          history: tuned.fit.history,
+          test: await testRight(tuned.model, ctx, flows.inputSpec),
+        };
+      } finally {
+        tuned.restore();
+      }
+    }
+    transfer.head.dispose();
+  }
+  return { seed, models };
+}
+
+/**
+ * Trains the baseline and the transfer model on `perClass` training images per class (a seeded
+ * subset written under `scratchDir`, removed afterwards; the validation set stays whole) and
+ * returns each model's final validation accuracy.
+ *
+ * @example
+ * ```ts
+ * const points = await trainDataSizePoint(ctx, 20, 1, "outputs/.subsets");
+ * // [{ model: "baseline", perClass: 20, seed: 1, valAccuracy: 0.7 }, { model: "transfer", ... }]
+ * ```
+ */
+export async function trainDataSizePoint(
+  ctx: Omit<SeedContext, "features" | "testList">,
+  perClass: number,
+  seed: number,
+  scratchDir: string,
+): Promise<DataSizePoint[]> {
+  const config = { ...ctx.config, seed };
+  const dir = await writeTrainingSubset(
+    ctx.dataDir,
+    perClass,
+    seed,
+    join(scratchDir, `per_class_${perClass}_seed_${seed}`),
+  );
+  try {
+    const flows = await createArticleFlows(dir, config, { strict: config.strict, log: () => {} });
+    const common = { reporter: ctx.reporter, trainStep: ctx.trainStep, signal: ctx.signal };
+    const points: DataSizePoint[] = [];
+    ctx.log(`${perClass} training images per class, seed ${seed}: baseline CNN`);
+    const baseline = await trainBaseline(flows, config, common);
+    points.push({
+      model: MODEL_NAMES.baseline,
+      perClass,
+      seed,
+      valAccuracy: baseline.fit.history.history.val_accuracy.at(-1)!,
+    });
+    baseline.model.dispose();
+    if (ctx.base !== null && config.transfer !== null) {
+      ctx.log(`${perClass} training images per class, seed ${seed}: transfer (${ctx.base.name})`);
+      const transfer = await trainTransfer(ctx.base, flows, config, {
+        ...common,
+        mode: config.transfer.mode,
+        learningRate: config.transfer.headLearningRate,
+        predictFeatures: ctx.predictFeatures,
+        log: () => {},
+      });
+      points.push({
+        model: MODEL_NAMES.transfer,
+        perClass,
+        seed,
+        valAccuracy: transfer.fit.history.history.val_accuracy.at(-1)!,
+      });
+      transfer.head.dispose();
+    }
+    return points;
+  } finally {
+    await Deno.remove(dir, { recursive: true }).catch(() => {});
+  }
+}
