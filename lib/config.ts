@@ -59,7 +59,7 @@ export const FINE_TUNE_EPOCHS = 10;
  * block unfrozen, trained on at a low learning rate.
  */
 export interface FineTuneConfig {
-  /** Epochs of fine-tuning ({@linkcode FINE_TUNE_EPOCHS} by default). */
+  /** Epochs of fine-tuning ({@linkcode FINE_TUNE_EPOCHS} by default, 1 in quick mode). */
   epochs: number;
   /** Adam's learning rate ({@linkcode FINE_TUNE_LEARNING_RATE} by default). */
   learningRate: number;
@@ -344,7 +344,7 @@ export function parseExperimentConfig(sources: ConfigSources = {}): ExperimentCo
     seeds,
     fineTune: fineTuneOn
       ? {
-        epochs: fineTuneEpochs ?? FINE_TUNE_EPOCHS,
+        epochs: fineTuneEpochs ?? (quick ? 1 : FINE_TUNE_EPOCHS),
         learningRate: fineTuneLr ?? FINE_TUNE_LEARNING_RATE,
       }
       : null,
