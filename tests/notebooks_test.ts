@@ -50,6 +50,7 @@ const EXPECTED = [
   "04_transfer.ipynb",
   "05_predictions.ipynb",
   "06_your_images.ipynb",
+  "07_beyond.ipynb",
 ];
 
 async function exists(path: string): Promise<boolean> {
@@ -174,7 +175,7 @@ async function quickRun(): Promise<void> {
         o.data?.["image/png"] !== undefined &&
         o.data?.["application/vnd.vegalite.v5+json"] === undefined
       ).length;
-    assert.deepEqual(EXPECTED.map((n) => charts(executed[n])), [0, 2, 2, 3, 0, 2]);
+    assert.deepEqual(EXPECTED.map((n) => charts(executed[n])), [0, 2, 2, 3, 0, 2, 1]);
     assert.deepEqual(EXPECTED.map((n) => images(executed[n])), [2, 0, 0, 0, 2, 3]);
 
     const text = Object.fromEntries(EXPECTED.map((n) => [n, outputText(executed[n])]));
@@ -193,6 +194,15 @@ async function quickRun(): Promise<void> {
     assert.match(text["06_your_images.ipynb"], /Found 120 images belonging to 3 classes\./);
     assert.match(text["06_your_images.ipynb"], /3 classes, class_mode "categorical"/);
     assert.match(text["06_your_images.ipynb"], /true \\ predicted\s+circles\s+squares\s+triangles/);
+    assert.match(text["07_beyond.ipynb"], /Seed 43 \(2 of 2\)/);
+    assert.match(
+      text["07_beyond.ipynb"],
+      /over 2 seeds: mean ± sd \[min–max\] \| baseline \| transfer \| fine-tuned \|/,
+    );
+    assert.match(
+      text["07_beyond.ipynb"],
+      /(HELD|MIXED|NOT HELD) \(\d\/2\): transfer's final val_loss is lower/,
+    );
     for (
       const file of ["models/baseline/model.json", "models/transfer/model.json", "history.csv"]
     ) {

@@ -104,7 +104,7 @@ Deno.test("an interrupt during the second seed keeps the previous run whole", as
     const before = await Deno.readTextFile(join(out, "metrics.json"));
     const controller = new AbortController();
     const log = (line: string) => {
-      if (line.includes("## Seed 7")) controller.abort(new RunInterruptedError("SIGINT"));
+      if (line.includes("## Seeds 7")) controller.abort(new RunInterruptedError("SIGINT"));
     };
     await assert.rejects(
       () => reproduce(options(data, out, { seeds: [42, 7] }, { signal: controller.signal, log })),

@@ -7,3 +7,4 @@
 export * from "./reproduce.ts";
 export * from "./train.ts";
 export * from "./seed_runs.ts";
+export * from "./seed_pool.ts";

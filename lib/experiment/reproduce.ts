@@ -62,7 +62,8 @@ import { threadPlan } from "../training/parallel.ts";
 import type { ProgressReporter } from "../training/progress.ts";
 import { type BackendChoice, type BackendRequest, initBackend } from "../training/runtime.ts";
 import { fineTune } from "../training/fine_tune.ts";
-import { type SeedContext, trainDataSizePoint, trainSeed } from "./seed_runs.ts";
+import { type SeedContext, trainDataSizePoint } from "./seed_runs.ts";
+import { seedLanes, trainSeeds } from "./seed_pool.ts";
 import {
   type DataSizeMetrics,
   SEED_MODEL_NAMES,
@@ -336,12 +337,19 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceMet
     };
     let seedsMetrics: SeedsMetrics | undefined;
     if (seeds.length > 1) {
-      const runs = [firstRun];
-      for (const [i, seed] of seeds.slice(1).entries()) {
-        log(`\n## Seed ${seed} (${i + 2} of ${seeds.length})`);
-        runs.push(await trainSeed(seedContext, seed));
-        signal?.throwIfAborted();
-      }
+      const others = seeds.slice(1);
+      const lanes = seedLanes(threads.threads, backend.name, others.length, keptBase);
+      log(
+        `\n## Seeds ${others.join(", ")}` +
+          (lanes > 1
+            ? ` (${lanes} at a time, one per core, each on 1 thread)`
+            : ", one after another"),
+      );
+      const runs = [
+        firstRun,
+        ...await trainSeeds(seedContext, others, { lanes, backend: backend.name }),
+      ];
+      signal?.throwIfAborted();
       seedsMetrics = summarizeSeeds(runs);
       await store.saveChart(
         "seeds_bands",

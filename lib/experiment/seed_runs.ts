@@ -62,9 +62,10 @@ async function testRight(model: tf.LayersModel, ctx: SeedContext, spec: InputSpe
 }
 
 /**
- * Trains the baseline, the transfer model and (with `ctx.fineTune`) the fine-tuned model for one
- * seed, predicts the test images with each, and returns their Histories and test counts. Models
- * are disposed; the base is restored to its pretrained weights.
+ * Trains the baseline, the transfer model and (with `ctx.config.fineTune`) the fine-tuned model
+ * for one seed, predicts the test images with each, and returns their Histories and test counts.
+ * Models are disposed; the base is restored to its pretrained weights. Once `ctx.signal` is
+ * aborted it trains no further model and returns what it has: the caller drops such a seed.
  *
  * @example
  * ```ts
@@ -88,6 +89,7 @@ export async function trainSeed(ctx: SeedContext, seed: number): Promise<SeedRun
   };
   baseline.model.dispose();
   const settings = config.transfer;
+  if (ctx.signal?.aborted) return { seed, models }; // stopped: the caller drops this seed
   if (ctx.base !== null && settings !== null) {
     ctx.log(`Seed ${seed}: transfer learning (${ctx.base.name})`);
     const transfer = await trainTransfer(ctx.base, flows, config, {
@@ -102,7 +104,7 @@ export async function trainSeed(ctx: SeedContext, seed: number): Promise<SeedRun
       history: transfer.fit.history,
       test: await testRight(transfer.model, ctx, flows.inputSpec),
     };
-    if (config.fineTune !== null) {
+    if (config.fineTune !== null && !ctx.signal?.aborted) {
       ctx.log(`Seed ${seed}: fine-tuning`);
       const tuned = await fineTune(transfer.model, ctx.base, flows, {
         ...common,

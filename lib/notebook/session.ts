@@ -28,6 +28,9 @@ import { join } from "node:path";
 import {
   type ExperimentConfig,
   experimentConfig,
+  FINE_TUNE_EPOCHS,
+  FINE_TUNE_LEARNING_RATE,
+  type FineTuneConfig,
   type ProjectPaths,
   projectPaths,
   type TransferConfig,
@@ -49,10 +52,13 @@ import {
   trainArticleBaseline,
 } from "../runs/saved_runs.ts";
 import { type ModelKind, type ModelRecord, openRunStore } from "../runs/store.ts";
+import { trainSeed } from "../experiment/seed_runs.ts";
+import { type SeedRun, type SeedsMetrics, summarizeSeeds } from "../report/seeds.ts";
 import { threadPlan } from "../training/parallel.ts";
 import {
   type ArticleFlows,
   createArticleFlows,
+  extractTransferFeatures,
   FeatureExtractionStopped,
   type FitInputs,
   trainBaseline,
@@ -142,6 +148,27 @@ export interface NotebookSession {
   savedModel(kinds?: ModelKind[]): Promise<ModelFromOutputs>;
   /** Predicts every image of the dataset's `test/` folder with `model`. */
   predictTest(model: tf.LayersModel, inputSpec: InputSpec): Promise<NotebookPredictions>;
+  /**
+   * Beyond the article: trains the baseline, the transfer head on `base` (its features
+   * extracted once) and, unless `fineTune` is false, the fine-tuned top block, once per seed;
+   * returns every seed's Histories with the figures and the article's claims over seeds. Stop
+   * ends it at the next batch; the seeds finished by then are summarized.
+   */
+  overSeeds(base: PretrainedBase, options?: OverSeedsOptions): Promise<SeedsMetrics>;
+}
+
+/** Options for {@linkcode NotebookSession.overSeeds}. */
+export interface OverSeedsOptions {
+  /**
+   * The seeds (default `CARPLANE_SEEDS`, else three from the protocol's seed on, two in quick
+   * mode).
+   */
+  seeds?: number[];
+  /**
+   * Fine-tune after the head: true (default; `CARPLANE_FINE_TUNE_*` or 10 epochs at Adam 1e-5,
+   * 1 epoch in quick mode), false, or the settings.
+   */
+  fineTune?: boolean | FineTuneConfig;
 }
 
 /** Options for {@linkcode openNotebook}. */
@@ -541,6 +568,78 @@ export async function openNotebook(options: OpenNotebookOptions = {}): Promise<N
         train: trainArticleBaselineHere,
       });
       return await keep("saved model", found, (f) => f.model.dispose());
+    },
+    async overSeeds(base, options = {}) {
+      const seeds = options.seeds ?? config.seeds ??
+        Array.from({ length: config.quick ? 2 : 3 }, (_, i) => config.seed + i);
+      const fineTune: FineTuneConfig | null = options.fineTune === false
+        ? null
+        : typeof options.fineTune === "object"
+        ? options.fineTune
+        : config.fineTune ??
+          {
+            epochs: config.quick ? 1 : FINE_TUNE_EPOCHS,
+            learningRate: FINE_TUNE_LEARNING_RATE,
+          };
+      const mode = transfer?.mode ?? "features";
+      const flows = needFlows();
+      const testList = await collectImages([join(paths.data, "test")], flows.inputSpec.classNames);
+      const display = progressDisplay(log);
+      const runs: SeedRun[] = [];
+      let stopped = false;
+      try {
+        await interruptible(async (signal) => {
+          const features = mode === "features"
+            ? await extractTransferFeatures(base, flows, config, {
+              predictFeatures: plan.predictFeatures,
+              signal,
+              log,
+            })
+            : undefined;
+          const context = {
+            dataDir: paths.data,
+            config: { ...config, fineTune },
+            base,
+            features,
+            testList,
+            trainStep,
+            predictFeatures: plan.predictFeatures,
+            signal,
+            log,
+            reporter: display,
+          };
+          for (const [i, seed] of seeds.entries()) {
+            log(`Seed ${seed} (${i + 1} of ${seeds.length})`);
+            const run = await trainSeed(context, seed);
+            if (signal.aborted) {
+              stopped = true;
+              break;
+            }
+            runs.push(run);
+          }
+        });
+      } catch (error) {
+        display.close();
+        await display.settled();
+        if (error instanceof FeatureExtractionStopped) {
+          error.stack = `${error.message} Run this cell again to start over.`;
+        }
+        throw error;
+      }
+      display.close(
+        stopped
+          ? `Stopped by the interrupt: ${runs.length} of ${seeds.length} seeds finished, and ` +
+            "the figures below are theirs. Run the cell again for all of them."
+          : undefined,
+      );
+      await display.settled();
+      if (runs.length === 0) {
+        throw new ConfigError(
+          "nb.overSeeds",
+          "Stopped before the first seed finished: nothing to summarize. Run the cell again.",
+        );
+      }
+      return summarizeSeeds(runs);
     },
     async predictTest(model, inputSpec) {
       const images = await collectImages([join(paths.data, "test")], inputSpec.classNames);

@@ -1,0 +1,96 @@
+/**
+ * A seed lane of `seed_pool.ts`: a Worker with its own TensorFlow.js and backend (one thread),
+ * which rebuilds the pretrained base once (`init`) and then trains every model of each seed it
+ * is sent (`run`) with `trainSeed`, posting the log and per-epoch lines as it goes and the
+ * seed's Histories at the end. Any error becomes an `error` reply carrying its message.
+ *
+ * @module
+ */
+import * as tf from "@tensorflow/tfjs";
+import type { LaneInit, LaneReply, LaneRun } from "./_seed_protocol.ts";
+import { type SeedContext, trainSeed } from "./seed_runs.ts";
+import type { EpochSummary } from "../training/progress.ts";
+
+/** The part of a Worker's global scope this module uses. */
+interface WorkerScope {
+  addEventListener(type: "message", listener: (event: MessageEvent) => void): void;
+  postMessage(message: unknown): void;
+}
+
+function serveSeedLane(scope: WorkerScope): void {
+  let context: SeedContext | null = null;
+  let queue: Promise<void> = Promise.resolve();
+  const post = (reply: LaneReply) => scope.postMessage(reply);
+  scope.addEventListener("message", (event: MessageEvent) => {
+    const message = event.data as LaneInit | LaneRun;
+    queue = queue.then(async () => {
+      const seed = message.type === "run" ? message.seed : null;
+      try {
+        if (message.type === "init") {
+          context = await initLane(message, (line) => post({ type: "line", seed: null, line }));
+          post({ type: "ready" });
+          return;
+        }
+        if (context === null) throw new Error("The seed lane got a seed before init.");
+        const log = (line: string) => post({ type: "line", seed: message.seed, line });
+        const run = await trainSeed({
+          ...context,
+          log,
+          reporter: {
+            epochBegin() {},
+            batchEnd() {},
+            epochEnd: (line, summary) =>
+              log(summary ? epochLine(message.seed, summary) : `Seed ${message.seed}: ${line}`),
+          },
+        }, message.seed);
+        post({ type: "done", seed: message.seed, run });
+      } catch (error) {
+        const text = error instanceof Error
+          ? (error.name && error.name !== "Error" ? `${error.name}: ` : "") + error.message
+          : String(error);
+        post({ type: "error", seed, message: text });
+      }
+    });
+  });
+}
+
+/** `Seed 43: Epoch 5/30 - 9s - loss: 0.3100 - accuracy: 0.8625 - val_loss: ...` */
+function epochLine(seed: number, summary: EpochSummary): string {
+  const values = Object.entries(summary.values).map(([k, v]) => `${k}: ${v.toFixed(4)}`);
+  return `Seed ${seed}: Epoch ${summary.epochIndex + 1}/${summary.epochs} - ` +
+    `${summary.seconds.toFixed(0)}s - ${values.join(" - ")}`;
+}
+
+async function initLane(message: LaneInit, log: (line: string) => void): Promise<SeedContext> {
+  if (message.backend === "cpu") {
+    if (!(await tf.setBackend("cpu"))) throw new Error("The cpu backend did not initialise.");
+    await tf.ready();
+  } else {
+    const { initBackend } = await import("../training/runtime.ts");
+    await initBackend(message.backend, { log: null, skipProbe: true });
+  }
+  let base = null;
+  if (message.base !== null) {
+    const { createBase } = await import("../models/bases.ts");
+    base = await createBase({
+      base: message.base.name,
+      weights: message.base.weights,
+      inputShape: message.base.inputShape,
+      preprocessing: message.base.preprocessing,
+      cacheDir: message.base.cacheDir,
+      log,
+    });
+  }
+  return {
+    dataDir: message.dataDir,
+    config: message.config,
+    base,
+    features: message.features,
+    testList: message.testList,
+    log,
+  };
+}
+
+if (typeof (globalThis as Record<string, unknown>).WorkerGlobalScope === "function") {
+  serveSeedLane(globalThis as unknown as WorkerScope);
+}
