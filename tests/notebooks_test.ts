@@ -194,7 +194,7 @@ async function quickRun(): Promise<void> {
     assert.match(text["06_your_images.ipynb"], /Found 120 images belonging to 3 classes\./);
     assert.match(text["06_your_images.ipynb"], /3 classes, class_mode "categorical"/);
     assert.match(text["06_your_images.ipynb"], /true \\ predicted\s+circles\s+squares\s+triangles/);
-    assert.match(text["07_beyond.ipynb"], /Seed 43 \(2 of 2\)/);
+    assert.match(text["07_beyond.ipynb"], /Seed 43: fine-tuning/);
     assert.match(
       text["07_beyond.ipynb"],
       /over 2 seeds: mean ± sd \[min–max\] \| baseline \| transfer \| fine-tuned \|/,

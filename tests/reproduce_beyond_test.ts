@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { type ExperimentConfig, experimentConfig } from "../lib/config.ts";
+import { ConfigError, type ExperimentConfig, experimentConfig } from "../lib/config.ts";
 import {
   reproduce,
   type ReproduceMetrics,
@@ -156,5 +156,25 @@ Deno.test("--fine-tune on the embedded photos with MobileNet (2 threads): a thir
     assert.match(report, /\| this run: fine-tuned \|/);
     assert.match(report, /## Fine-tuning: the top block of the mobilenet base/);
     assert.match(report, /fine_tuned_gradcam\.png/);
+  });
+});
+
+Deno.test("--train-per-class above the smallest class is refused before any training", async () => {
+  await withTempDir(async (dir) => {
+    const data = await fixture(dir);
+    const lines: string[] = [];
+    await assert.rejects(
+      () =>
+        reproduce(
+          options(data, join(dir, "out"), { trainPerClass: [4, 9] }, {
+            log: (l) => lines.push(l),
+          }),
+        ),
+      (e: unknown) =>
+        e instanceof ConfigError && e.setting === "--train-per-class" &&
+        /asks for 9 training images per class, but the smallest class .* has 8: ask for at most 8\./
+          .test(e.message),
+    );
+    assert.ok(!lines.some((l) => l.includes("## Baseline CNN")), "nothing trained");
   });
 });

@@ -12,7 +12,12 @@ import { collectImages } from "../lib/models/predict.ts";
 import { createBase, EMBEDDED_MOBILENET_DIR } from "../lib/models/bases.ts";
 import { silentReporter } from "../lib/training/progress.ts";
 import type { SeedContext } from "../lib/experiment/seed_runs.ts";
-import { SeedLaneError, seedLanes, trainSeeds } from "../lib/experiment/seed_pool.ts";
+import {
+  SeedLaneError,
+  seedLanes,
+  trainDataSizePoints,
+  trainSeeds,
+} from "../lib/experiment/seed_pool.ts";
 import { makeArticleLayout, withTempDir } from "./fixtures.ts";
 
 await initBackend("wasm", { log: null, skipProbe: true });
@@ -73,6 +78,33 @@ Deno.test("two lanes give exactly the runs of the same seeds trained one after a
     assert.deepEqual(lanes, here);
     assert.ok(lines.some((l) => /^Seed 4: Epoch 2\/2 - \d+s - loss: \d\.\d{4} - accuracy/.test(l)));
     assert.ok(lines.includes("Seed 5: fine-tuning"));
+  });
+});
+
+Deno.test("data-size points in two lanes equal those trained here, in order; the subsets go", async () => {
+  await withTempDir(async (dir) => {
+    const ctx = await context(dir);
+    const scratch = join(dir, "scratch");
+    const here = await trainDataSizePoints(ctx, [3, 5], [1, 2], scratch, {
+      lanes: 1,
+      backend: "wasm",
+    });
+    const lanes = await trainDataSizePoints(ctx, [3, 5], [1, 2], scratch, {
+      lanes: 2,
+      backend: "wasm",
+    });
+    assert.deepEqual(lanes.map((p) => [p.model, p.perClass, p.seed]), [
+      ["baseline", 3, 1],
+      ["transfer", 3, 1],
+      ["baseline", 3, 2],
+      ["transfer", 3, 2],
+      ["baseline", 5, 1],
+      ["transfer", 5, 1],
+      ["baseline", 5, 2],
+      ["transfer", 5, 2],
+    ]);
+    assert.deepEqual(lanes, here);
+    assert.deepEqual([...Deno.readDirSync(scratch)], [], "every subset folder is removed");
   });
 });
 

@@ -9,7 +9,10 @@ import * as tf from "@tensorflow/tfjs";
 import "@tensorflow/tfjs-backend-wasm";
 import assert from "node:assert/strict";
 import {
+  channelBatchNormWasm,
+  concatTileWasm,
   registerWasmTrainingKernels,
+  scalarClipWasm,
   UnsupportedKernelArgumentError,
   wasmTrainingKernels,
 } from "../lib/training/wasm_kernels/mod.ts";
@@ -335,6 +338,106 @@ Deno.test("BatchMatMul with transposes and leading-axes Sum match cpu", async ()
     600,
     600,
   ]);
+});
+
+Deno.test("Minimum/Maximum against one number, FusedBatchNorm and Tile match cpu, fallbacks too", async () => {
+  const x = randomArray(4 * 9 * 7 * 8, 11).map((v) => v * 8);
+  const y = randomArray(4 * 9 * 7 * 8, 12);
+  const c = (seed: number, lo = -1, hi = 1) =>
+    randomArray(8, seed).map((v) => lo + (v + 1) / 2 * (hi - lo));
+  await assertKernelMatchesCpu("minimum, maximum", () => {
+    const t = tf.tensor(x, [4, 9, 7, 8]);
+    return [
+      tf.minimum(t, 6), // ReLU6's cap: the fast path
+      tf.minimum(tf.scalar(6), t),
+      tf.maximum(t, tf.tensor([-2], [1, 1])),
+      tf.minimum(t, tf.tensor(y, [4, 9, 7, 8])), // same shape: upstream
+      tf.maximum(t, tf.tensor(c(1), [8])), // per channel: upstream
+      tf.minimum(tf.tensor([3], [1, 1, 1, 1, 1]), tf.tensor([1, 5])), // higher-rank scalar
+      tf.relu6(t),
+    ];
+  });
+  await assertKernelMatchesCpu("batchNorm", () => {
+    const t = tf.tensor(x, [4, 9, 7, 8]);
+    const [mean, variance, offset, scale] = [c(2), c(3, 0.1, 2), c(4), c(5)].map((v) =>
+      tf.tensor(v, [8])
+    );
+    return [
+      tf.batchNorm(t, mean, variance, offset, scale, 1e-3),
+      tf.batchNorm(t, mean, variance, undefined, undefined, 1e-3),
+      tf.batchNorm(t, tf.tensor([0.5]), tf.tensor([2]), offset, tf.tensor([3]), 1e-5),
+      tf.batchNorm(tf.reshape(t, [4, 63, 8]), mean, variance, offset, scale, 1e-3), // rank 3
+      tf.batchNorm( // statistics per position, not per channel: upstream
+        t,
+        tf.tensor(x.subarray(0, 504), [1, 9, 7, 8]),
+        tf.tensor(y.subarray(0, 504), [1, 9, 7, 8]).abs(),
+      ),
+    ];
+  });
+  await assertKernelMatchesCpu("tile", () => {
+    const t = tf.tensor(c(6), [1, 1, 1, 8]);
+    return [
+      tf.tile(t, [4, 7, 7, 1]), // a BatchNorm gradient's spread
+      tf.tile(tf.tensor(x.subarray(0, 24), [2, 3, 4]), [3, 1, 2]),
+      tf.tile(tf.tensor(x.subarray(0, 6), [6]), [1]),
+      tf.tile(tf.tensor(x.subarray(0, 6), [2, 3]), [2, 3]),
+    ];
+  });
+  await tf.setBackend("wasm");
+  assert.deepEqual(
+    tf.tidy(() => Array.from(tf.tile(tf.tensor([1, 2], [2], "int32"), [3]).dataSync())),
+    [1, 2, 1, 2, 1, 2],
+  );
+  assert.deepEqual(tf.tidy(() => tf.tile(tf.zeros([0, 2]), [3, 1]).shape), [0, 2]);
+  // Which inputs take the fast paths (undefined: the upstream kernel).
+  tf.tidy(() => {
+    const t = tf.ones([2, 3, 3, 8]);
+    const b = tf.backend();
+    const fast = (info: tf.TensorInfo | undefined) => {
+      if (info !== undefined) tf.engine().makeTensorFromTensorInfo(info).dispose();
+      return info !== undefined;
+    };
+    assert.ok(fast(scalarClipWasm("Minimum", t, tf.scalar(6), b)));
+    assert.ok(!fast(scalarClipWasm("Minimum", t, tf.ones([8]), b)));
+    assert.ok(!fast(scalarClipWasm("Minimum", t, tf.scalar(6, "int32"), b)));
+    const v = tf.ones([8]);
+    assert.ok(
+      fast(channelBatchNormWasm({ x: t, mean: v, variance: v }, { varianceEpsilon: 0 }, b)),
+    );
+    assert.ok(
+      !fast(channelBatchNormWasm({ x: tf.ones([3, 8]), mean: v, variance: v }, {
+        varianceEpsilon: 0,
+      }, b)),
+    );
+    assert.ok(fast(concatTileWasm(t, { reps: [1, 2, 1, 1] }, b)));
+    assert.ok(!fast(concatTileWasm(tf.zeros([0, 2]), { reps: [2, 1] }, b)));
+  });
+});
+
+Deno.test("a MobileNet-style block (conv, BN, ReLU6, depthwise) trains like cpu: outputs and gradients", async () => {
+  const xs = randomArray(2 * 12 * 12 * 4, 21);
+  const params = [
+    randomArray(3 * 3 * 4 * 8, 22).map((v) => v * 0.3),
+    randomArray(3 * 3 * 8, 23).map((v) => v * 0.3),
+  ];
+  const bn = [1, 2, 3, 4].map((s) => randomArray(8, 30 + s).map((v) => (s === 2 ? 1 + v / 2 : v)));
+  const body = () => {
+    const x = tf.tensor(xs, [2, 12, 12, 4]);
+    const w1 = tf.tensor(params[0], [3, 3, 4, 8]);
+    const dw = tf.tensor(params[1], [3, 3, 8, 1]);
+    const [mean, variance, offset, scale] = bn.map((v) => tf.tensor(v, [8]));
+    const f = (a: tf.Tensor, b: tf.Tensor) => {
+      let h: tf.Tensor = tf.conv2d(x as tf.Tensor4D, a as tf.Tensor4D, 1, "same");
+      h = tf.batchNorm(h, mean, variance, offset, scale, 1e-3);
+      h = tf.minimum(tf.relu(h), 6);
+      h = tf.depthwiseConv2d(h as tf.Tensor4D, b as tf.Tensor4D, 1, "same");
+      h = tf.batchNorm(h, mean, variance, offset, scale, 1e-3);
+      return tf.sum(tf.square(tf.minimum(tf.relu(h), 6)));
+    };
+    const { value, grads } = tf.valueAndGrads(f)([w1, dw]);
+    return [value, ...grads];
+  };
+  assertClose("block", await runOn("wasm", body), await runOn("cpu", body), 1e-4);
 });
 
 Deno.test("Identity shares data safely: clones outlive their source, variables stay separate", async () => {

@@ -8,6 +8,7 @@ import type { ExperimentConfig, Preprocessing } from "../config.ts";
 import type { BaseName } from "../config.ts";
 import type { ImageList } from "../models/predict.ts";
 import type { SeedRun } from "../report/seeds.ts";
+import type { DataSizePoint } from "../report/seed_charts.ts";
 import type { BackendName } from "../training/runtime.ts";
 import type { TransferFeatures } from "../training/experiment.ts";
 
@@ -32,15 +33,29 @@ export interface LaneInit {
   testList: ImageList;
 }
 
-/** Main to lane: train every model of one seed. */
+/**
+ * One job of a lane: every model of one seed (`trainSeed`), or the baseline and transfer model
+ * on `perClass` training images per class (`trainDataSizePoint`, its subset under `scratchDir`).
+ */
+export type LaneJob =
+  | { type: "seed"; seed: number }
+  | { type: "size"; perClass: number; seed: number; scratchDir: string };
+
+/** Main to lane: run job number `index`. */
 export interface LaneRun {
   type: "run";
-  seed: number;
+  index: number;
+  job: LaneJob;
 }
+
+/** What a job gives. */
+export type LaneResult =
+  | { type: "seed"; run: SeedRun }
+  | { type: "size"; points: DataSizePoint[] };
 
 /** Lane to main. */
 export type LaneReply =
   | { type: "ready" }
-  | { type: "line"; seed: number | null; line: string }
-  | { type: "done"; seed: number; run: SeedRun }
-  | { type: "error"; seed: number | null; message: string };
+  | { type: "line"; line: string }
+  | { type: "done"; index: number; result: LaneResult }
+  | { type: "error"; index: number | null; message: string };

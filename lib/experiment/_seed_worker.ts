@@ -7,8 +7,8 @@
  * @module
  */
 import * as tf from "@tensorflow/tfjs";
-import type { LaneInit, LaneReply, LaneRun } from "./_seed_protocol.ts";
-import { type SeedContext, trainSeed } from "./seed_runs.ts";
+import type { LaneInit, LaneReply, LaneResult, LaneRun } from "./_seed_protocol.ts";
+import { type SeedContext, trainDataSizePoint, trainSeed } from "./seed_runs.ts";
 import type { EpochSummary } from "../training/progress.ts";
 
 /** The part of a Worker's global scope this module uses. */
@@ -24,40 +24,47 @@ function serveSeedLane(scope: WorkerScope): void {
   scope.addEventListener("message", (event: MessageEvent) => {
     const message = event.data as LaneInit | LaneRun;
     queue = queue.then(async () => {
-      const seed = message.type === "run" ? message.seed : null;
+      const index = message.type === "run" ? message.index : null;
       try {
         if (message.type === "init") {
-          context = await initLane(message, (line) => post({ type: "line", seed: null, line }));
+          context = await initLane(message, (line) => post({ type: "line", line }));
           post({ type: "ready" });
           return;
         }
-        if (context === null) throw new Error("The seed lane got a seed before init.");
-        const log = (line: string) => post({ type: "line", seed: message.seed, line });
-        const run = await trainSeed({
-          ...context,
-          log,
-          reporter: {
-            epochBegin() {},
-            batchEnd() {},
-            epochEnd: (line, summary) =>
-              log(summary ? epochLine(message.seed, summary) : `Seed ${message.seed}: ${line}`),
-          },
-        }, message.seed);
-        post({ type: "done", seed: message.seed, run });
+        if (context === null) throw new Error("The seed lane got a job before init.");
+        const job = message.job;
+        const log = (line: string) => post({ type: "line", line });
+        const prefix = job.type === "seed"
+          ? `Seed ${job.seed}`
+          : `${job.perClass} per class, seed ${job.seed}`;
+        const reporter = {
+          epochBegin() {},
+          batchEnd() {},
+          epochEnd: (line: string, summary?: EpochSummary) =>
+            log(summary ? epochLine(prefix, summary) : `${prefix}: ${line}`),
+        };
+        const lane = { ...context, log, reporter };
+        const result: LaneResult = job.type === "seed"
+          ? { type: "seed", run: await trainSeed(lane, job.seed) }
+          : {
+            type: "size",
+            points: await trainDataSizePoint(lane, job.perClass, job.seed, job.scratchDir),
+          };
+        post({ type: "done", index: message.index, result });
       } catch (error) {
         const text = error instanceof Error
           ? (error.name && error.name !== "Error" ? `${error.name}: ` : "") + error.message
           : String(error);
-        post({ type: "error", seed, message: text });
+        post({ type: "error", index, message: text });
       }
     });
   });
 }
 
 /** `Seed 43: Epoch 5/30 - 9s - loss: 0.3100 - accuracy: 0.8625 - val_loss: ...` */
-function epochLine(seed: number, summary: EpochSummary): string {
+function epochLine(prefix: string, summary: EpochSummary): string {
   const values = Object.entries(summary.values).map(([k, v]) => `${k}: ${v.toFixed(4)}`);
-  return `Seed ${seed}: Epoch ${summary.epochIndex + 1}/${summary.epochs} - ` +
+  return `${prefix}: Epoch ${summary.epochIndex + 1}/${summary.epochs} - ` +
     `${summary.seconds.toFixed(0)}s - ${values.join(" - ")}`;
 }
 

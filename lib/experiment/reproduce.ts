@@ -22,7 +22,7 @@
  */
 import type * as tf from "@tensorflow/tfjs";
 import { join, resolve } from "node:path";
-import type { ExperimentConfig, TransferConfig } from "../config.ts";
+import { ConfigError, type ExperimentConfig, type TransferConfig } from "../config.ts";
 import { DatasetError } from "../data/dataset.ts";
 import { ARTICLE_SPLITS } from "../data/layout.ts";
 import { describeDatasetSource, ensureDataset } from "../data/sources.ts";
@@ -62,8 +62,8 @@ import { threadPlan } from "../training/parallel.ts";
 import type { ProgressReporter } from "../training/progress.ts";
 import { type BackendChoice, type BackendRequest, initBackend } from "../training/runtime.ts";
 import { fineTune } from "../training/fine_tune.ts";
-import { type SeedContext, trainDataSizePoint } from "./seed_runs.ts";
-import { seedLanes, trainSeeds } from "./seed_pool.ts";
+import type { SeedContext } from "./seed_runs.ts";
+import { seedLanes, trainDataSizePoints, trainSeeds } from "./seed_pool.ts";
 import {
   type DataSizeMetrics,
   SEED_MODEL_NAMES,
@@ -146,6 +146,19 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceMet
     }
     const flows = await createArticleFlows(dataDir, config, { strict: config.strict, log });
     const testList = await collectImages([join(dataDir, "test")], flows.inputSpec.classNames);
+    const perClassAvailable = Math.min(
+      ...flows.train.classNames.map((_, c) => flows.train.labels.filter((l) => l === c).length),
+    );
+    const tooMany = (config.trainPerClass ?? []).filter((n) => n > perClassAvailable);
+    if (tooMany.length > 0) {
+      // Said before any training: the subsets are drawn only after the first seed's run.
+      throw new ConfigError(
+        "--train-per-class",
+        `--train-per-class asks for ${tooMany.join(", ")} training images per class, but the ` +
+          `smallest class of ${flows.train.directory} has ${perClassAvailable}: ask for at most ` +
+          `${perClassAvailable}.`,
+      );
+    }
     const threads = threadPlan(config.threads, backend.name);
     if (threads.threads > 1) log(threads.line);
 
@@ -366,20 +379,25 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceMet
       dataSize = {
         sizes: config.trainPerClass,
         seeds,
-        fullPerClass: Math.min(
-          ...flows.train.classNames.map((_, c) => flows.train.labels.filter((l) => l === c).length),
-        ),
+        fullPerClass: perClassAvailable,
         points: [],
       };
-      for (const size of config.trainPerClass) {
-        for (const seed of seeds) {
-          log(`\n## ${size} training images per class, seed ${seed}`);
-          dataSize.points.push(
-            ...await trainDataSizePoint(seedContext, size, seed, store.path(".subsets")),
-          );
-          signal?.throwIfAborted();
-        }
-      }
+      const jobs = config.trainPerClass.length * seeds.length;
+      const lanes = seedLanes(threads.threads, backend.name, jobs, keptBase);
+      log(
+        `\n## ${config.trainPerClass.join(", ")} training images per class, seed${
+          seeds.length > 1 ? "s" : ""
+        } ${seeds.join(", ")}` +
+          (lanes > 1 ? ` (${lanes} at a time, one per core, each on 1 thread)` : ""),
+      );
+      dataSize.points = await trainDataSizePoints(
+        seedContext,
+        config.trainPerClass,
+        seeds,
+        store.path(".subsets"),
+        { lanes, backend: backend.name },
+      );
+      signal?.throwIfAborted();
       await Deno.remove(store.path(".subsets"), { recursive: true }).catch(() => {});
       await store.saveChart("data_size", dataSizeChartSpec(dataSize.points));
     }

@@ -17,8 +17,16 @@ import { CarplaneError } from "../errors.ts";
 import type { PretrainedBase } from "../models/base.ts";
 import type { SeedRun } from "../report/seeds.ts";
 import type { BackendName } from "../training/runtime.ts";
-import type { BaseRecipe, LaneInit, LaneReply } from "./_seed_protocol.ts";
-import { type SeedContext, trainSeed } from "./seed_runs.ts";
+import type { DataSizePoint } from "../report/seed_charts.ts";
+import type {
+  BaseRecipe,
+  LaneInit,
+  LaneJob,
+  LaneReply,
+  LaneResult,
+  LaneRun,
+} from "./_seed_protocol.ts";
+import { type SeedContext, trainDataSizePoint, trainSeed } from "./seed_runs.ts";
 
 /** Raised when a seed fails in its lane; names the seed and what went wrong. */
 export class SeedLaneError extends CarplaneError {
@@ -74,18 +82,62 @@ export async function trainSeeds(
   seeds: readonly number[],
   options: TrainSeedsOptions,
 ): Promise<SeedRun[]> {
-  const lanes = Math.min(options.lanes, seeds.length);
+  const jobs: LaneJob[] = seeds.map((seed) => ({ type: "seed", seed }));
+  const results = await runJobs(ctx, jobs, options);
+  return results.flatMap((r) => r?.type === "seed" ? [r.run] : []);
+}
+
+/**
+ * The accuracy-vs-data-size experiment: for each size and seed, the baseline and the transfer
+ * model trained on that many training images per class (`trainDataSizePoint`, the subsets written
+ * under `scratchDir` and removed), in lanes like {@linkcode trainSeeds}. Returns the points in
+ * the order of sizes, then seeds; once `ctx.signal` is aborted, those finished by then.
+ *
+ * @example
+ * ```ts
+ * const points = await trainDataSizePoints(ctx, [20, 40, 80], [42], "out/.subsets", {
+ *   lanes: 2,
+ *   backend: "wasm",
+ * });
+ * ```
+ */
+export async function trainDataSizePoints(
+  ctx: SeedContext,
+  sizes: readonly number[],
+  seeds: readonly number[],
+  scratchDir: string,
+  options: TrainSeedsOptions,
+): Promise<DataSizePoint[]> {
+  const jobs: LaneJob[] = sizes.flatMap((perClass) =>
+    seeds.map((seed) => ({ type: "size" as const, perClass, seed, scratchDir }))
+  );
+  const results = await runJobs(ctx, jobs, options);
+  return results.flatMap((r) => r?.type === "size" ? r.points : []);
+}
+
+/** Runs `jobs` here or in lanes; result `i` belongs to job `i` (undefined: not finished). */
+async function runJobs(
+  ctx: SeedContext,
+  jobs: readonly LaneJob[],
+  options: TrainSeedsOptions,
+): Promise<(LaneResult | undefined)[]> {
+  const results: (LaneResult | undefined)[] = jobs.map(() => undefined);
+  const lanes = Math.min(options.lanes, jobs.length);
   if (lanes <= 1) {
-    const runs: SeedRun[] = [];
-    for (const seed of seeds) {
+    for (const [i, job] of jobs.entries()) {
       if (ctx.signal?.aborted) break;
-      const run = await trainSeed(ctx, seed);
-      if (ctx.signal?.aborted) break; // a seed stopped midway is not a run
-      runs.push(run);
+      const result: LaneResult = job.type === "seed"
+        ? { type: "seed", run: await trainSeed(ctx, job.seed) }
+        : {
+          type: "size",
+          points: await trainDataSizePoint(ctx, job.perClass, job.seed, job.scratchDir),
+        };
+      if (ctx.signal?.aborted) break; // a job stopped midway is not a result
+      results[i] = result;
     }
-    return runs;
+    return results;
   }
-  if (ctx.signal?.aborted) return [];
+  if (ctx.signal?.aborted) return results;
   const init: LaneInit = {
     type: "init",
     backend: options.backend,
@@ -95,31 +147,26 @@ export async function trainSeeds(
     features: ctx.features,
     testList: ctx.testList,
   };
-  const results = new Map<number, SeedRun>();
   const workers: Worker[] = [];
-  const pending = [...seeds];
+  let started = 0;
+  let done = 0;
   let onAbort: (() => void) | undefined;
   try {
     await new Promise<void>((resolve, reject) => {
       let finished = false;
-      const fail = (error: unknown) => {
+      const end = (error?: unknown) => {
         if (finished) return;
         finished = true;
-        reject(error);
+        if (error === undefined) resolve();
+        else reject(error);
       };
-      onAbort = () => {
-        if (finished) return;
-        finished = true;
-        resolve(); // the seeds finished so far are returned
-      };
+      onAbort = () => end(); // the jobs finished so far are returned
       ctx.signal?.addEventListener("abort", onAbort, { once: true });
       const next = (worker: Worker) => {
-        const seed = pending.shift();
-        if (seed !== undefined) worker.postMessage({ type: "run", seed });
-        else if (results.size === seeds.length && !finished) {
-          finished = true;
-          resolve();
-        }
+        if (started < jobs.length) {
+          worker.postMessage({ type: "run", index: started, job: jobs[started] } as LaneRun);
+          started++;
+        } else if (done === jobs.length) end();
       };
       for (let k = 0; k < lanes; k++) {
         const worker = new Worker(new URL("./_seed_worker.ts", import.meta.url).href, {
@@ -128,25 +175,26 @@ export async function trainSeeds(
         workers.push(worker);
         worker.addEventListener("message", (event: MessageEvent<LaneReply>) => {
           const reply = event.data;
+          if (finished) return;
           if (reply.type === "ready") next(worker);
           else if (reply.type === "line") ctx.log(reply.line);
           else if (reply.type === "done") {
-            results.set(reply.seed, reply.run);
+            results[reply.index] = reply.result;
+            done++;
             next(worker);
           } else {
-            fail(
-              new SeedLaneError(
-                `${
-                  reply.seed === null ? "A seed lane failed to start" : `Seed ${reply.seed} failed`
-                }` +
-                  ` in its Worker: ${reply.message}`,
-              ),
-            );
+            const job = reply.index === null ? null : jobs[reply.index];
+            const what = job === null
+              ? "A seed lane failed to start"
+              : job.type === "seed"
+              ? `Seed ${job.seed} failed`
+              : `${job.perClass} images per class with seed ${job.seed} failed`;
+            end(new SeedLaneError(`${what} in its Worker: ${reply.message}`));
           }
         });
         worker.addEventListener("error", (event: ErrorEvent) => {
           event.preventDefault();
-          fail(new SeedLaneError(`A seed lane's Worker crashed: ${event.message}`));
+          end(new SeedLaneError(`A seed lane's Worker crashed: ${event.message}`));
         });
         worker.postMessage(init);
       }
@@ -155,7 +203,7 @@ export async function trainSeeds(
     if (onAbort) ctx.signal?.removeEventListener("abort", onAbort);
     for (const w of workers) w.terminate();
   }
-  return seeds.filter((s) => results.has(s)).map((s) => results.get(s)!);
+  return results;
 }
 
 /** What a lane needs to build the same base: its name, weights and input preparation. */

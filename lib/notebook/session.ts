@@ -52,7 +52,7 @@ import {
   trainArticleBaseline,
 } from "../runs/saved_runs.ts";
 import { type ModelKind, type ModelRecord, openRunStore } from "../runs/store.ts";
-import { trainSeed } from "../experiment/seed_runs.ts";
+import { trainSeeds } from "../experiment/seed_pool.ts";
 import { type SeedRun, type SeedsMetrics, summarizeSeeds } from "../report/seeds.ts";
 import { threadPlan } from "../training/parallel.ts";
 import {
@@ -608,15 +608,10 @@ export async function openNotebook(options: OpenNotebookOptions = {}): Promise<N
             log,
             reporter: display,
           };
-          for (const [i, seed] of seeds.entries()) {
-            log(`Seed ${seed} (${i + 1} of ${seeds.length})`);
-            const run = await trainSeed(context, seed);
-            if (signal.aborted) {
-              stopped = true;
-              break;
-            }
-            runs.push(run);
-          }
+          // One seed after another, in this thread on both cores (the progress display
+          // follows one training at a time); the Stop button keeps the seeds finished.
+          runs.push(...await trainSeeds(context, seeds, { lanes: 1, backend: backend.name }));
+          stopped = signal.aborted;
         });
       } catch (error) {
         display.close();

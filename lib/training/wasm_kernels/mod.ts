@@ -36,6 +36,9 @@ import {
   depthwiseBackpropFilterConfig,
   depthwiseBackpropInputConfig,
 } from "./depthwise_backprop.ts";
+import { scalarClipConfig } from "./scalar_clip.ts";
+import { batchNormConfig } from "./batch_norm.ts";
+import { tileConfig } from "./tile.ts";
 import { MissingWasmKernelError, WASM_BACKEND_NAME } from "./ops.ts";
 
 export { transposedMatMulWasm } from "./batch_mat_mul.ts";
@@ -44,6 +47,9 @@ export { conv2DBackpropInputWasm } from "./conv2d_backprop_input.ts";
 export { depthwiseBackpropFilterWasm, depthwiseBackpropInputWasm } from "./depthwise_backprop.ts";
 export { maxPoolGradWasm } from "./max_pool_grad.ts";
 export { leadingAxesSumWasm } from "./sum.ts";
+export { scalarClipWasm } from "./scalar_clip.ts";
+export { channelBatchNormWasm } from "./batch_norm.ts";
+export { concatTileWasm } from "./tile.ts";
 export {
   createKernelScope,
   type KernelScope,
@@ -154,6 +160,30 @@ export function wasmTrainingKernels(): TrainingKernel[] {
       why: "copies the data; tfjs-layers runs it on every layer input (the cpu backend shares it)",
       config: (upstream) => identityConfig(need("Identity", upstream)),
     },
+    {
+      kernelName: "Minimum",
+      reason: "slow",
+      why: "a generic broadcasting loop, 10x slower than a clamp for minimum(x, 6) (ReLU6)",
+      config: (upstream) => scalarClipConfig("Minimum", need("Minimum", upstream)),
+    },
+    {
+      kernelName: "Maximum",
+      reason: "slow",
+      why: "a generic broadcasting loop, 10x slower than a clamp against a single number",
+      config: (upstream) => scalarClipConfig("Maximum", need("Maximum", upstream)),
+    },
+    {
+      kernelName: "FusedBatchNorm",
+      reason: "slow",
+      why: "a scalar loop; per-channel normalisation is a 1x1 depthwise convolution (XNNPACK)",
+      config: (upstream) => batchNormConfig(need("FusedBatchNorm", upstream)),
+    },
+    {
+      kernelName: "Tile",
+      reason: "slow",
+      why: "an element-by-element loop with index arithmetic; concatenations copy whole blocks",
+      config: (upstream) => tileConfig(need("Tile", upstream)),
+    },
   ];
 }
 
@@ -176,7 +206,7 @@ export function wasmTrainingKernels(): TrainingKernel[] {
  *
  * // ["Conv2DBackpropFilter", "DepthwiseConv2dNativeBackpropFilter",
  * //  "DepthwiseConv2dNativeBackpropInput", "MaxPoolGrad", "Conv2DBackpropInput", "BatchMatMul",
- * //  "Sum", "Identity"]
+ * //  "Sum", "Identity", "Minimum", "Maximum", "FusedBatchNorm", "Tile"]
  * console.log(registerWasmTrainingKernels());
  * console.log(registerWasmTrainingKernels()); // []
  * await tf.setBackend("wasm");
