@@ -165,6 +165,7 @@ export {
   aggregateSeeds,
   checkArticleClaims,
   dataSizeChartSpec,
+  fineTuneOffsets,
   formatSeedTable,
   pairedComparison,
   renderDataSizeMarkdown,

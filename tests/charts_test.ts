@@ -100,6 +100,13 @@ Deno.test("the comparison chart puts models' validation loss and accuracy side b
   );
   assert.equal(rows(one).length, 2 * 2 * 12);
   assert.throws(() => comparisonChartSpec({}), ChartError);
+  // Fine-tuning goes on from the transfer model: its curve starts after the head's 12 epochs.
+  const shifted = comparisonChartSpec({ transfer, tuned: baseline }, {
+    epochOffsets: { tuned: 12 },
+  });
+  const epochs = rows(shifted).filter((r) => r.model === "tuned").map((r) => r.epoch as number);
+  assert.deepEqual([Math.min(...epochs), Math.max(...epochs)], [13, 24]);
+  assert.match(String(shifted.usermeta?.summary), /tuned: val_loss min 0\.460 \(epoch 17\)/);
 });
 
 Deno.test("renderSvg draws axes, title and legend text headless", async () => {

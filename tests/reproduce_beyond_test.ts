@@ -5,44 +5,15 @@
  */
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ConfigError, type ExperimentConfig, experimentConfig } from "../lib/config.ts";
-import {
-  reproduce,
-  type ReproduceMetrics,
-  type ReproduceOptions,
-} from "../lib/experiment/reproduce.ts";
+import { ConfigError } from "../lib/config.ts";
+import { reproduce, type ReproduceMetrics } from "../lib/experiment/reproduce.ts";
 import { RunInterruptedError } from "../lib/runs/staging.ts";
 import { EMBEDDED_DATASET_DIR } from "../lib/data/sources.ts";
 import { EMBEDDED_MOBILENET_DIR } from "../lib/models/bases.ts";
-import { silentReporter } from "../lib/training/progress.ts";
 import { makeArticleLayout, withTempDir } from "./fixtures.ts";
+import { reproduceOptions } from "./reproduce_fixtures.ts";
 
-function options(
-  dataDir: string,
-  outDir: string,
-  config: Partial<ExperimentConfig> = {},
-  extra: Partial<ReproduceOptions> = {},
-): ReproduceOptions {
-  return {
-    dataDir,
-    fetchData: false,
-    outDir,
-    config: experimentConfig({
-      quick: true,
-      epochs: 2,
-      stepsPerEpoch: 2,
-      batchSize: 8,
-      transfer: null,
-      threads: 1,
-      ...config,
-    }),
-    backend: "auto",
-    command: "test",
-    log: () => {},
-    reporter: silentReporter(),
-    ...extra,
-  };
-}
+const options = reproduceOptions;
 
 const exists = (p: string) => Deno.stat(p).then(() => true, () => false);
 

@@ -15,36 +15,19 @@ import {
   type ReproduceMetrics,
   type ReproduceOptions,
 } from "../lib/experiment/reproduce.ts";
-import { silentReporter } from "../lib/training/progress.ts";
 import { DownloadError } from "../lib/data/download.ts";
 import { EMBEDDED_DATASET_DIR } from "../lib/data/sources.ts";
 import { EMBEDDED_MOBILENET_DIR } from "../lib/models/bases.ts";
 import { closedPortUrl } from "./data_fixtures.ts";
 import { makeArticleLayout, withTempDir } from "./fixtures.ts";
+import { reproduceOptions } from "./reproduce_fixtures.ts";
 
 function options(
   dataDir: string,
   outDir: string,
   extra: Partial<ReproduceOptions> = {},
 ): ReproduceOptions {
-  return {
-    dataDir,
-    fetchData: false,
-    outDir,
-    config: experimentConfig({
-      quick: true,
-      epochs: 2,
-      stepsPerEpoch: 2,
-      batchSize: 8,
-      transfer: null,
-      threads: 1,
-    }),
-    backend: "auto",
-    command: "test",
-    log: () => {},
-    reporter: silentReporter(),
-    ...extra,
-  };
+  return reproduceOptions(dataDir, outDir, {}, extra);
 }
 
 const OUTPUTS = [

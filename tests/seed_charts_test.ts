@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { dataSizeChartSpec, seedBandChartSpec } from "../lib/report/seed_charts.ts";
 import { ChartError, renderSvg } from "../lib/report/charts.ts";
-import { seedCurves, type SeedRun } from "../lib/report/seeds.ts";
+import { fineTuneOffsets, seedCurves, type SeedRun } from "../lib/report/seeds.ts";
 import { overfitHistory } from "./history_fixtures.ts";
 
 function runs(): SeedRun[] {
@@ -64,4 +64,28 @@ Deno.test("dataSizeChartSpec: mean and band of val accuracy per size and model",
   assert.match(spec.usermeta.summary, /baseline 20: 0\.650, 80: 0\.800; transfer 20: 0\.850/);
   assert.match(await renderSvg(spec as never), /training images per class/);
   assert.throws(() => dataSizeChartSpec([]), /needs at least one run/);
+});
+
+Deno.test("fine-tuning's curves go on after the head's epochs (fineTuneOffsets, epochOffsets)", () => {
+  const r = runs();
+  assert.deepEqual(fineTuneOffsets(r), {});
+  const withTuned: SeedRun[] = r.map((run) => ({
+    ...run,
+    models: { ...run.models, "fine-tuned": { history: overfitHistory() } },
+  }));
+  const head = withTuned[0].models.transfer.history.epoch.length;
+  assert.deepEqual(fineTuneOffsets(withTuned), { "fine-tuned": head });
+  const spec = seedBandChartSpec(
+    { val_loss: seedCurves(withTuned, "val_loss") },
+    3,
+    { epochOffsets: fineTuneOffsets(withTuned) },
+  ) as unknown as {
+    data: { values: Array<Record<string, unknown>> };
+    hconcat: Array<{ layer: Array<{ encoding: { x: { scale: { domain: number[] } } } }> }>;
+  };
+  const epochs = (model: string) =>
+    spec.data.values.filter((v) => v.model === model).map((v) => v.epoch as number);
+  assert.equal(Math.min(...epochs("baseline")), 1);
+  assert.equal(Math.min(...epochs("fine-tuned")), head + 1);
+  assert.deepEqual(spec.hconcat[0].layer[1].encoding.x.scale.domain, [1, 2 * head]);
 });

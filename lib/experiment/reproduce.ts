@@ -66,6 +66,7 @@ import type { SeedContext } from "./seed_runs.ts";
 import { seedLanes, trainDataSizePoints, trainSeeds } from "./seed_pool.ts";
 import {
   type DataSizeMetrics,
+  fineTuneOffsets,
   SEED_MODEL_NAMES,
   seedCurves,
   type SeedRun,
@@ -306,6 +307,9 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceMet
                 baseline: baseline.fit.history,
                 [`${base.name} transfer`]: history,
                 [`${base.name} fine-tuned`]: tuned.fit.history,
+              }, {
+                // fine-tuning goes on from the transfer model, after the head's epochs
+                epochOffsets: { [`${base.name} fine-tuned`]: history.epoch.length },
               }),
             );
             fineTunedRows = await predictTest(tuned.model, testList, flows.inputSpec, log);
@@ -366,10 +370,14 @@ export async function reproduce(options: ReproduceOptions): Promise<ReproduceMet
       seedsMetrics = summarizeSeeds(runs);
       await store.saveChart(
         "seeds_bands",
-        seedBandChartSpec({
-          val_loss: seedCurves(runs, "val_loss"),
-          val_accuracy: seedCurves(runs, "val_accuracy"),
-        }, seeds.length),
+        seedBandChartSpec(
+          {
+            val_loss: seedCurves(runs, "val_loss"),
+            val_accuracy: seedCurves(runs, "val_accuracy"),
+          },
+          seeds.length,
+          { epochOffsets: fineTuneOffsets(runs) },
+        ),
       );
       log(`\n## Over ${seeds.length} seeds`);
       for (const c of seedsMetrics.claims) log(`${c.verdict}: ${c.sentence}`);

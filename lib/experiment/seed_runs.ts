@@ -1,8 +1,8 @@
 /**
- * Beyond the article (issue 12): the same experiment repeated over seeds, with fine-tuning as a
- * third model, and the accuracy-vs-data-size experiment. `reproduce` runs the first seed itself
- * (with every output of a single run) and hands the other seeds and the data-size points to the
- * functions here:
+ * Beyond the article: the same experiment repeated over seeds, with fine-tuning as a third
+ * model, and the accuracy-vs-data-size experiment. `reproduce` runs the first seed itself (with
+ * every output of a single run) and hands the other seeds and the data-size points to the
+ * functions here, through `seed_pool.ts` (which runs them side by side in Worker lanes):
  *
  * - {@linkcode trainSeed}: baseline, transfer (on features extracted once) and, when asked,
  *   fine-tuning, for one seed; returns their Histories and test images right.

@@ -240,6 +240,11 @@ export interface ComparisonChartOptions {
   width?: number;
   /** Height of each plot. Default 240. */
   height?: number;
+  /**
+   * Epochs to shift a model's curve by, e.g. `{ "mobilenet fine-tuned": 30 }`: fine-tuning goes
+   * on from the transfer model after the head's 30 epochs (its own History counts from 1).
+   */
+  epochOffsets?: Record<string, number>;
 }
 
 /**
@@ -259,6 +264,7 @@ export function comparisonChartSpec(
     title,
     width = 360,
     height = 240,
+    epochOffsets = {},
   }: ComparisonChartOptions = {},
 ): VegaLiteSpec {
   const models = Object.keys(histories);
@@ -273,6 +279,7 @@ export function comparisonChartSpec(
   const summaries: string[] = [];
   for (const model of models) {
     const h = histories[model];
+    const offset = epochOffsets[model] ?? 0;
     const parts: string[] = [];
     for (const m of metrics) {
       const val = h.history[`val_${m}`];
@@ -287,7 +294,7 @@ export function comparisonChartSpec(
           model,
           metric: m,
           split: "validation",
-          epoch: i + 1,
+          epoch: offset + i + 1,
           value: finiteOrNull(v),
         })
       );
@@ -297,21 +304,23 @@ export function comparisonChartSpec(
             model,
             metric: m,
             split: "train",
-            epoch: i + 1,
+            epoch: offset + i + 1,
             value: finiteOrNull(v),
           })
         );
       }
       const i = bestIndex(val, m);
       parts.push(
-        `val_${m} ${m === "loss" ? "min" : "best"} ${fmt(val[i])} (epoch ${i + 1}), final ${
-          fmt(val[val.length - 1])
-        }`,
+        `val_${m} ${m === "loss" ? "min" : "best"} ${fmt(val[i])} (epoch ${
+          offset + i + 1
+        }), final ${fmt(val[val.length - 1])}`,
       );
     }
     summaries.push(`${model}: ${parts.join(", ")}`);
   }
-  const maxEpochs = Math.max(...models.map((m) => histories[m].epoch.length));
+  const maxEpochs = Math.max(
+    ...models.map((m) => (epochOffsets[m] ?? 0) + histories[m].epoch.length),
+  );
   const plot = (m: Metric) => ({
     width,
     height,

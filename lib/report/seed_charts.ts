@@ -26,6 +26,11 @@ export interface SeedBandChartOptions {
   width?: number;
   /** Height of each plot. Default 240. */
   height?: number;
+  /**
+   * Epochs to shift a model's curves by, e.g. `{ "fine-tuned": 30 }`: fine-tuning goes on from
+   * the transfer model after the head's 30 epochs ({@linkcode fineTuneOffsets}).
+   */
+  epochOffsets?: Record<string, number>;
 }
 
 const f3 = (x: number) => (Number.isFinite(x) ? x.toFixed(3) : String(x));
@@ -48,7 +53,7 @@ const orNull = (x: number) => (Number.isFinite(x) ? x : null);
 export function seedBandChartSpec(
   curves: Record<string, Record<string, CurvePoint[]>>,
   seeds: number,
-  { title, width = 360, height = 240 }: SeedBandChartOptions = {},
+  { title, width = 360, height = 240, epochOffsets = {} }: SeedBandChartOptions = {},
 ): VegaLiteSpec {
   const metrics = Object.keys(curves);
   if (metrics.length === 0 || metrics.some((m) => Object.keys(curves[m]).length === 0)) {
@@ -64,12 +69,13 @@ export function seedBandChartSpec(
   for (const metric of metrics) {
     for (const model of Object.keys(curves[metric])) {
       const points = curves[metric][model];
-      maxEpochs = Math.max(maxEpochs, points.length);
+      const offset = epochOffsets[model] ?? 0;
+      maxEpochs = Math.max(maxEpochs, offset + points.length);
       for (const p of points) {
         values.push({
           metric,
           model,
-          epoch: p.epoch,
+          epoch: offset + p.epoch,
           mean: orNull(p.mean),
           min: orNull(p.min),
           max: orNull(p.max),

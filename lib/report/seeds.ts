@@ -227,6 +227,26 @@ export function seedCurves(
   return out;
 }
 
+/**
+ * Where each model's curves start on a shared epoch axis: fine-tuning goes on from the transfer
+ * model, so its epochs come after the transfer head's (its own History counts from 1, as a
+ * second Keras `fit` does). Empty when no run has a fine-tuned model.
+ *
+ * @example
+ * ```ts
+ * seedBandChartSpec(curves, runs.length, { epochOffsets: fineTuneOffsets(runs) });
+ * // { "fine-tuned": 30 }
+ * ```
+ */
+export function fineTuneOffsets(runs: readonly SeedRun[]): Record<string, number> {
+  const tuned = runs.filter((r) => r.models[SEED_MODEL_NAMES.fineTuned]);
+  if (tuned.length === 0) return {};
+  const head = Math.max(
+    ...tuned.map((r) => r.models[SEED_MODEL_NAMES.transfer]?.history.epoch.length ?? 0),
+  );
+  return { [SEED_MODEL_NAMES.fineTuned]: head };
+}
+
 // --- Student t ---------------------------------------------------------------------------------
 
 function logGamma(x: number): number {
