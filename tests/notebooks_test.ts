@@ -176,7 +176,7 @@ async function quickRun(): Promise<void> {
         o.data?.["application/vnd.vegalite.v5+json"] === undefined
       ).length;
     assert.deepEqual(EXPECTED.map((n) => charts(executed[n])), [0, 2, 2, 3, 0, 2, 1]);
-    assert.deepEqual(EXPECTED.map((n) => images(executed[n])), [2, 0, 0, 0, 2, 3]);
+    assert.deepEqual(EXPECTED.map((n) => images(executed[n])), [2, 0, 0, 0, 2, 3, 0]);
 
     const text = Object.fromEntries(EXPECTED.map((n) => [n, outputText(executed[n])]));
     assert.match(text["01_data.ipynb"], /Found \d+ images belonging to 2 classes\./);
