@@ -76,7 +76,12 @@ Deno.test("two lanes give exactly the runs of the same seeds trained one after a
     assert.deepEqual(lanes.map((r) => r.seed), [3, 4, 5]);
     assert.deepEqual(Object.keys(lanes[0].models), ["baseline", "transfer", "fine-tuned"]);
     assert.deepEqual(lanes, here);
-    assert.ok(lines.some((l) => /^Seed 4: Epoch 2\/2 - \d+s - loss: \d\.\d{4} - accuracy/.test(l)));
+    assert.ok(
+      lines.some((l) =>
+        /^Seed 4, baseline CNN: Epoch 2\/2 - \d+s - loss: \d\.\d{4} - accuracy/.test(l)
+      ),
+    );
+    assert.ok(lines.some((l) => /^Seed 5, fine-tuning: Epoch 1\/1 - /.test(l)));
     assert.ok(lines.includes("Seed 5: fine-tuning"));
   });
 });

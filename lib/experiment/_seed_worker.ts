@@ -34,16 +34,17 @@ function serveSeedLane(scope: WorkerScope): void {
         if (context === null) throw new Error("The seed lane got a job before init.");
         const job = message.job;
         const log = (line: string) => post({ type: "line", line });
-        const prefix = job.type === "seed"
-          ? `Seed ${job.seed}`
-          : `${job.perClass} per class, seed ${job.seed}`;
-        const reporter = {
-          epochBegin() {},
-          batchEnd() {},
-          epochEnd: (line: string, summary?: EpochSummary) =>
-            log(summary ? epochLine(prefix, summary) : `${prefix}: ${line}`),
-        };
-        const lane = { ...context, log, reporter };
+        // One line per epoch, labelled with its seed and model: two lanes print side by side.
+        const progressFor = (label: string) => ({
+          reporter: {
+            epochBegin() {},
+            batchEnd() {},
+            epochEnd: (line: string, summary?: EpochSummary) =>
+              log(summary ? epochLine(label, summary) : `${label}: ${line}`),
+          },
+          end() {},
+        });
+        const lane = { ...context, log, progressFor };
         const result: LaneResult = job.type === "seed"
           ? { type: "seed", run: await trainSeed(lane, job.seed) }
           : {
@@ -61,7 +62,7 @@ function serveSeedLane(scope: WorkerScope): void {
   });
 }
 
-/** `Seed 43: Epoch 5/30 - 9s - loss: 0.3100 - accuracy: 0.8625 - val_loss: ...` */
+/** `Seed 43, baseline CNN: Epoch 5/30 - 9s - loss: 0.3100 - accuracy: 0.8625 - val_loss: ...` */
 function epochLine(prefix: string, summary: EpochSummary): string {
   const values = Object.entries(summary.values).map(([k, v]) => `${k}: ${v.toFixed(4)}`);
   return `${prefix}: Epoch ${summary.epochIndex + 1}/${summary.epochs} - ` +

@@ -52,7 +52,35 @@ export interface SeedContext {
   /** Stops the run at the next batch once aborted. */
   signal?: AbortSignal;
   log: (line: string) => void;
+  /** Training progress of every model (default: none shown). */
   reporter?: ProgressReporter;
+  /**
+   * A progress display per training, in place of `reporter`: called with the training's label
+   * (`Seed 43, baseline CNN`) just after its line is logged; `end` is awaited when it finishes.
+   */
+  progressFor?: (label: string) => StageProgress;
+}
+
+/** The progress of one training of a seed: see {@linkcode SeedContext.progressFor}. */
+export interface StageProgress {
+  reporter: ProgressReporter;
+  end(): void | Promise<void>;
+}
+
+/** Logs the start of one training and runs it with its progress display. */
+async function stage<T>(
+  ctx: Omit<SeedContext, "features" | "testList">,
+  line: string,
+  label: string,
+  train: (reporter: ProgressReporter | undefined) => Promise<T>,
+): Promise<T> {
+  ctx.log(line);
+  const progress = ctx.progressFor?.(label);
+  try {
+    return await train(progress?.reporter ?? ctx.reporter);
+  } finally {
+    await progress?.end();
+  }
 }
 
 async function testRight(model: tf.LayersModel, ctx: SeedContext, spec: InputSpec) {
@@ -79,10 +107,14 @@ export async function trainSeed(ctx: SeedContext, seed: number): Promise<SeedRun
     strict: config.strict,
     log: () => {},
   });
-  const common = { reporter: ctx.reporter, trainStep: ctx.trainStep, signal: ctx.signal };
+  const common = { trainStep: ctx.trainStep, signal: ctx.signal };
   const models: SeedRun["models"] = {};
-  ctx.log(`Seed ${seed}: baseline CNN`);
-  const baseline = await trainBaseline(flows, config, common);
+  const baseline = await stage(
+    ctx,
+    `Seed ${seed}: baseline CNN`,
+    `Seed ${seed}, baseline CNN`,
+    (reporter) => trainBaseline(flows, config, { ...common, reporter }),
+  );
   models[MODEL_NAMES.baseline] = {
     history: baseline.fit.history,
     test: await testRight(baseline.model, ctx, flows.inputSpec),
@@ -91,27 +123,41 @@ export async function trainSeed(ctx: SeedContext, seed: number): Promise<SeedRun
   const settings = config.transfer;
   if (ctx.signal?.aborted) return { seed, models }; // stopped: the caller drops this seed
   if (ctx.base !== null && settings !== null) {
-    ctx.log(`Seed ${seed}: transfer learning (${ctx.base.name})`);
-    const transfer = await trainTransfer(ctx.base, flows, config, {
-      ...common,
-      mode: settings.mode,
-      learningRate: settings.headLearningRate,
-      predictFeatures: ctx.predictFeatures,
-      features: settings.mode === "features" ? ctx.features : undefined,
-      log: () => {},
-    });
+    const base = ctx.base;
+    const transfer = await stage(
+      ctx,
+      `Seed ${seed}: transfer learning (${base.name})`,
+      `Seed ${seed}, transfer head`,
+      (reporter) =>
+        trainTransfer(base, flows, config, {
+          ...common,
+          reporter,
+          mode: settings.mode,
+          learningRate: settings.headLearningRate,
+          predictFeatures: ctx.predictFeatures,
+          features: settings.mode === "features" ? ctx.features : undefined,
+          log: () => {},
+        }),
+    );
     models[MODEL_NAMES.transfer] = {
       history: transfer.fit.history,
       test: await testRight(transfer.model, ctx, flows.inputSpec),
     };
     if (config.fineTune !== null && !ctx.signal?.aborted) {
-      ctx.log(`Seed ${seed}: fine-tuning`);
-      const tuned = await fineTune(transfer.model, ctx.base, flows, {
-        ...common,
-        epochs: config.fineTune.epochs,
-        learningRate: config.fineTune.learningRate,
-        log: () => {},
-      });
+      const tuning = config.fineTune;
+      const tuned = await stage(
+        ctx,
+        `Seed ${seed}: fine-tuning`,
+        `Seed ${seed}, fine-tuning`,
+        (reporter) =>
+          fineTune(transfer.model, base, flows, {
+            ...common,
+            reporter,
+            epochs: tuning.epochs,
+            learningRate: tuning.learningRate,
+            log: () => {},
+          }),
+      );
       try {
         models[MODEL_NAMES.fineTuned] = {
           history: tuned.fit.history,
@@ -152,10 +198,15 @@ export async function trainDataSizePoint(
   );
   try {
     const flows = await createArticleFlows(dir, config, { strict: config.strict, log: () => {} });
-    const common = { reporter: ctx.reporter, trainStep: ctx.trainStep, signal: ctx.signal };
+    const common = { trainStep: ctx.trainStep, signal: ctx.signal };
     const points: DataSizePoint[] = [];
-    ctx.log(`${perClass} training images per class, seed ${seed}: baseline CNN`);
-    const baseline = await trainBaseline(flows, config, common);
+    const where = `${perClass} training images per class, seed ${seed}`;
+    const baseline = await stage(
+      ctx,
+      `${where}: baseline CNN`,
+      `${perClass} per class, seed ${seed}, baseline CNN`,
+      (reporter) => trainBaseline(flows, config, { ...common, reporter }),
+    );
     points.push({
       model: MODEL_NAMES.baseline,
       perClass,
@@ -164,14 +215,21 @@ export async function trainDataSizePoint(
     });
     baseline.model.dispose();
     if (ctx.base !== null && config.transfer !== null) {
-      ctx.log(`${perClass} training images per class, seed ${seed}: transfer (${ctx.base.name})`);
-      const transfer = await trainTransfer(ctx.base, flows, config, {
-        ...common,
-        mode: config.transfer.mode,
-        learningRate: config.transfer.headLearningRate,
-        predictFeatures: ctx.predictFeatures,
-        log: () => {},
-      });
+      const [base, settings] = [ctx.base, config.transfer];
+      const transfer = await stage(
+        ctx,
+        `${where}: transfer (${base.name})`,
+        `${perClass} per class, seed ${seed}, transfer head`,
+        (reporter) =>
+          trainTransfer(base, flows, config, {
+            ...common,
+            reporter,
+            mode: settings.mode,
+            learningRate: settings.headLearningRate,
+            predictFeatures: ctx.predictFeatures,
+            log: () => {},
+          }),
+      );
       points.push({
         model: MODEL_NAMES.transfer,
         perClass,

@@ -504,7 +504,7 @@ export async function openNotebook(options: OpenNotebookOptions = {}): Promise<N
         cacheDir: config.cacheDir,
         log,
       });
-      log(`base: ${base.name}: ${choice.summary}`);
+      log(`base: ${choice.summary}`);
       return await keep("base", base, (b) => freeModel(b.model));
     },
     trainTransfer(base, options = {}) {
@@ -584,9 +584,24 @@ export async function openNotebook(options: OpenNotebookOptions = {}): Promise<N
       const mode = transfer?.mode ?? "features";
       const flows = needFlows();
       const testList = await collectImages([join(paths.data, "test")], flows.inputSpec.classNames);
-      const display = progressDisplay(log);
       const runs: SeedRun[] = [];
       let stopped = false;
+      // One display per training, right under its "Seed 43: baseline CNN" line.
+      let current = "";
+      let open: NotebookReporter | null = null;
+      const progressFor = (label: string) => {
+        current = label;
+        const display = progressDisplay(log);
+        open = display;
+        return {
+          reporter: display,
+          end: async () => {
+            display.close();
+            await display.settled();
+            open = null;
+          },
+        };
+      };
       try {
         await interruptible(async (signal) => {
           const features = mode === "features"
@@ -606,28 +621,30 @@ export async function openNotebook(options: OpenNotebookOptions = {}): Promise<N
             predictFeatures: plan.predictFeatures,
             signal,
             log,
-            reporter: display,
+            progressFor,
           };
-          // One seed after another, in this thread on both cores (the progress display
-          // follows one training at a time); the Stop button keeps the seeds finished.
+          // One seed after another, in this thread on both cores (the displays follow one
+          // training at a time); the Stop button keeps the seeds finished.
           runs.push(...await trainSeeds(context, seeds, { lanes: 1, backend: backend.name }));
           stopped = signal.aborted;
         });
       } catch (error) {
-        display.close();
-        await display.settled();
+        const display = open as NotebookReporter | null;
+        display?.close();
+        await display?.settled();
         if (error instanceof FeatureExtractionStopped) {
           error.stack = `${error.message} Run this cell again to start over.`;
         }
         throw error;
       }
-      display.close(
-        stopped
-          ? `Stopped by the interrupt: ${runs.length} of ${seeds.length} seeds finished, and ` +
-            "the figures below are theirs. Run the cell again for all of them."
-          : undefined,
-      );
-      await display.settled();
+      if (stopped) {
+        log(
+          `Stopped by the interrupt (${current}): ${runs.length} of ${seeds.length} seed` +
+            `${seeds.length === 1 ? "" : "s"} finished. The cells below show ` +
+            `${runs.length === 1 ? "its" : "their"} figures once run again; run this cell ` +
+            "again for all the seeds.",
+        );
+      }
       if (runs.length === 0) {
         throw new ConfigError(
           "nb.overSeeds",

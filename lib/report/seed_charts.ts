@@ -12,7 +12,7 @@
  * @module
  */
 import type { VegaLiteSpec } from "./charts.ts";
-import { ChartError } from "./charts.ts";
+import { ChartError, epochTicks } from "./charts.ts";
 import type { CurvePoint } from "./seeds.ts";
 import { summarizeValues } from "./seeds.ts";
 
@@ -96,7 +96,7 @@ export function seedBandChartSpec(
     field: "epoch",
     type: "quantitative" as const,
     title: "epoch",
-    axis: { tickMinStep: 1, format: "d" },
+    axis: { values: epochTicks(Math.max(maxEpochs, 2)), format: "d" },
     scale: { domain: [1, Math.max(maxEpochs, 2)], nice: false },
   };
   const color = { field: "model", type: "nominal" as const, title: "model", sort: models };
@@ -115,7 +115,8 @@ export function seedBandChartSpec(
         },
       },
       {
-        mark: { type: "line" as const, strokeWidth: 2 },
+        // Points too: a one-epoch curve (fine-tuning in quick mode) is a point, not a line.
+        mark: { type: "line" as const, strokeWidth: 2, point: { size: 12 } },
         encoding: {
           x,
           y: { field: "mean", type: "quantitative" as const, title: metric },

@@ -667,15 +667,18 @@ export function formatSeedTable(agg: Record<string, ModelOverSeeds>): string {
     finalTrainAccuracy: "final train accuracy",
     testCorrect: "test images right",
   };
+  // One seed has a value, not a spread: no "± 0.000 [x–x]".
   const cell = (s: Summary, digits: number) =>
     s.n === 0
       ? "—"
+      : s.n === 1
+      ? s.mean.toFixed(digits)
       : `${s.mean.toFixed(digits)} ± ${s.sd.toFixed(digits)} [${s.min.toFixed(digits)}–${
         s.max.toFixed(digits)
       }]`;
   const n = agg[models[0]].seeds.length;
   const lines = [
-    `| over ${n} seed${n === 1 ? "" : "s"}: mean ± sd [min–max] | ${models.join(" | ")} |`,
+    `| ${n === 1 ? "one seed" : `over ${n} seeds: mean ± sd [min–max]`} | ${models.join(" | ")} |`,
     `| --- |${models.map(() => " --- |").join("")}`,
   ];
   for (const f of FIGURES) {
