@@ -139,6 +139,10 @@ Deno.test("aggregateSeeds: per-model summaries of every figure", () => {
   const table = formatSeedTable(agg);
   assert.match(table, /\| over 2 seeds: mean ± sd \[min–max\] \| baseline \| transfer \|/);
   assert.match(table, /\| final val loss \| 1\.100 ± 0\.141 \[1\.000–1\.200\] \|/);
+  const single = formatSeedTable(aggregateSeeds(runsOf([[1.0, 0.8, 0.2, 0.9]])));
+  assert.match(single, /\| one seed \| baseline \| transfer \|/);
+  assert.match(single, /\| final val loss \| 1\.000 \|/);
+  assert.doesNotMatch(single, /±/);
 });
 
 Deno.test("aggregateSeeds refuses mismatched models, repeated seeds and no runs", () => {
@@ -243,4 +247,18 @@ Deno.test("renderDataSizeMarkdown: mean [min–max] per size and the transfer le
   assert.match(md, /\| 20 \| 0\.650 \[0\.600–0\.700\] \| 0\.863 \[0\.850–0\.875\] \| \+0\.213 \|/);
   assert.match(md, /\| 80 \| 0\.800 \[0\.800–0\.800\] \| 0\.900 \[0\.900–0\.900\] \| \+0\.100 \|/);
   assert.match(md, /data_size\.png/);
+  // One seed: values, not a range of one.
+  const one = renderDataSizeMarkdown({
+    sizes: [20],
+    seeds: [1],
+    points: [
+      { model: "baseline", perClass: 20, seed: 1, valAccuracy: 0.6 },
+      { model: "transfer", perClass: 20, seed: 1, valAccuracy: 0.85 },
+    ],
+  }).join("\n");
+  assert.match(
+    one,
+    /the same seed per size; the validation set stays whole\)\. Final val accuracy:/,
+  );
+  assert.match(one, /\| 20 \| 0\.600 \| 0\.850 \| \+0\.250 \|/);
 });

@@ -817,7 +817,9 @@ export function renderDataSizeMarkdown(
     "",
     `Subsets of the training set (seeded, the same ${
       d.seeds.length === 1 ? "seed" : `${d.seeds.length} seeds`
-    } per size; the validation set stays whole). Final val accuracy, mean [min–max]:`,
+    } per size; the validation set stays whole). Final val accuracy${
+      d.seeds.length === 1 ? "" : ", mean [min–max]"
+    }:`,
     "",
     `| training images per class | ${models.join(" | ")} |${
       hasBoth ? " transfer − baseline |" : ""
@@ -827,7 +829,11 @@ export function renderDataSizeMarkdown(
   for (const size of d.sizes) {
     const cells = models.map((m) => {
       const s = stat(m, size);
-      return s.n === 0 ? "—" : `${s.mean.toFixed(3)} [${s.min.toFixed(3)}–${s.max.toFixed(3)}]`;
+      return s.n === 0
+        ? "—"
+        : s.n === 1
+        ? s.mean.toFixed(3)
+        : `${s.mean.toFixed(3)} [${s.min.toFixed(3)}–${s.max.toFixed(3)}]`;
     });
     const lead = hasBoth
       ? ` ${
