@@ -20,6 +20,7 @@ import type { ExperimentConfig } from "../config.ts";
 import type { PretrainedBase } from "../models/base.ts";
 import { accuracyOf, type ImageList, type InputSpec, predictImages } from "../models/predict.ts";
 import {
+  type ArticleFlows,
   createArticleFlows,
   trainBaseline,
   type TrainSettings,
@@ -83,6 +84,29 @@ async function stage<T>(
   }
 }
 
+/** The transfer head of one seed (its features reused when given), as a {@linkcode stage}. */
+function transferStage(
+  ctx: Omit<SeedContext, "features" | "testList">,
+  base: PretrainedBase,
+  flows: ArticleFlows,
+  config: ExperimentConfig,
+  [line, label]: [string, string],
+  features?: TransferFeatures,
+) {
+  const settings = config.transfer!;
+  return stage(ctx, line, label, (reporter) =>
+    trainTransfer(base, flows, config, {
+      reporter,
+      trainStep: ctx.trainStep,
+      signal: ctx.signal,
+      mode: settings.mode,
+      learningRate: settings.headLearningRate,
+      predictFeatures: ctx.predictFeatures,
+      features,
+      log: () => {},
+    }));
+}
+
 async function testRight(model: tf.LayersModel, ctx: SeedContext, spec: InputSpec) {
   const rows = await predictImages(model, ctx.testList, spec, { onSkip: () => {} });
   const { correct, total } = accuracyOf(rows);
@@ -124,20 +148,13 @@ export async function trainSeed(ctx: SeedContext, seed: number): Promise<SeedRun
   if (ctx.signal?.aborted) return { seed, models }; // stopped: the caller drops this seed
   if (ctx.base !== null && settings !== null) {
     const base = ctx.base;
-    const transfer = await stage(
+    const transfer = await transferStage(
       ctx,
-      `Seed ${seed}: transfer learning (${base.name})`,
-      `Seed ${seed}, transfer head`,
-      (reporter) =>
-        trainTransfer(base, flows, config, {
-          ...common,
-          reporter,
-          mode: settings.mode,
-          learningRate: settings.headLearningRate,
-          predictFeatures: ctx.predictFeatures,
-          features: settings.mode === "features" ? ctx.features : undefined,
-          log: () => {},
-        }),
+      base,
+      flows,
+      config,
+      [`Seed ${seed}: transfer learning (${base.name})`, `Seed ${seed}, transfer head`],
+      settings.mode === "features" ? ctx.features : undefined,
     );
     models[MODEL_NAMES.transfer] = {
       history: transfer.fit.history,
@@ -215,21 +232,10 @@ export async function trainDataSizePoint(
     });
     baseline.model.dispose();
     if (ctx.base !== null && config.transfer !== null) {
-      const [base, settings] = [ctx.base, config.transfer];
-      const transfer = await stage(
-        ctx,
-        `${where}: transfer (${base.name})`,
+      const transfer = await transferStage(ctx, ctx.base, flows, config, [
+        `${where}: transfer (${ctx.base.name})`,
         `${perClass} per class, seed ${seed}, transfer head`,
-        (reporter) =>
-          trainTransfer(base, flows, config, {
-            ...common,
-            reporter,
-            mode: settings.mode,
-            learningRate: settings.headLearningRate,
-            predictFeatures: ctx.predictFeatures,
-            log: () => {},
-          }),
-      );
+      ]);
       points.push({
         model: MODEL_NAMES.transfer,
         perClass,
