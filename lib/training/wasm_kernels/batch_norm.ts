@@ -19,16 +19,11 @@ import {
   type TensorInfo,
   util,
 } from "@tensorflow/tfjs-core";
-import { WASM_BACKEND_NAME, withKernelScope } from "./ops.ts";
+import { readValues, WASM_BACKEND_NAME, withKernelScope } from "./ops.ts";
 
 /** Attributes of the `FusedBatchNorm` kernel. */
 export interface BatchNormAttrs {
   varianceEpsilon: number;
-}
-
-/** A backend that reads a tensor's values synchronously (the wasm backend does). */
-interface ReadableBackend {
-  readSync(dataId: unknown): ArrayLike<number>;
 }
 
 /** The inputs of `FusedBatchNorm` (offset and scale are optional). */
@@ -82,7 +77,7 @@ export function channelBatchNormWasm(
   if (!params.every(perChannel)) return undefined;
   const read = (t: TensorInfo | undefined, fallback: number) => {
     if (t === undefined) return () => fallback;
-    const values = (backend as ReadableBackend).readSync(t.dataId);
+    const values = readValues(backend, t);
     return values.length === 1 ? () => values[0] : (i: number) => values[i];
   };
   const [m, v, o, g] = [read(mean, 0), read(variance, 1), read(offset, 0), read(scale, 1)];

@@ -137,6 +137,24 @@ export function withKernelScope(
 }
 
 /**
+ * The values of a (small) tensor on the wasm backend, read synchronously: the per-channel
+ * statistics or the single bound a kernel turns into attributes.
+ *
+ * @example
+ * ```ts
+ * import * as tf from "@tensorflow/tfjs";
+ * import "@tensorflow/tfjs-backend-wasm";
+ * import { readValues } from "./ops.ts";
+ *
+ * await tf.setBackend("wasm");
+ * readValues(tf.backend(), tf.tensor([1, 2])); // Float32Array [1, 2]
+ * ```
+ */
+export function readValues(backend: unknown, x: TensorInfo): ArrayLike<number> {
+  return (backend as { readSync(dataId: unknown): ArrayLike<number> }).readSync(x.dataId);
+}
+
+/**
  * Creates a {@linkcode KernelScope} on the wasm `backend` and a `release(keep)` function that
  * frees every tracked intermediate except `keep`.
  *

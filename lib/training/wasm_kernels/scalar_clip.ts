@@ -21,12 +21,7 @@ import {
   type TensorInfo,
   util,
 } from "@tensorflow/tfjs-core";
-import { WASM_BACKEND_NAME, withKernelScope } from "./ops.ts";
-
-/** A backend that reads a tensor's values synchronously (the wasm backend does). */
-interface ReadableBackend {
-  readSync(dataId: unknown): ArrayLike<number>;
-}
+import { readValues, WASM_BACKEND_NAME, withKernelScope } from "./ops.ts";
 
 /**
  * `minimum(a, b)` or `maximum(a, b)` as a clamp when `a` or `b` is a single float32 number
@@ -65,7 +60,7 @@ export function scalarClipWasm(
   if (x === undefined || bound === undefined || util.sizeFromShape(x.shape) === 0) {
     return undefined;
   }
-  const value = (backend as ReadableBackend).readSync(bound.dataId)[0];
+  const value = readValues(backend, bound)[0];
   if (Number.isNaN(value)) return undefined;
   return withKernelScope(backend, (s) =>
     s.run("ClipByValue", { x }, {
